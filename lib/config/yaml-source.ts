@@ -14,12 +14,12 @@ export interface YamlSource {
 /** Parses YAML text; syntax errors become ConfigError with file:line:column. */
 export function parseYamlText(text: string, file: string): YamlSource {
   const lineCounter = new LineCounter();
-  const doc: Document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc: Document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const first = doc.errors[0];
   if (first) {
     const pos = first.linePos?.[0];
     const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
-    throw new ConfigError(`invalid YAML: ${first.message.split('\n')[0]}`, where, undefined, 'fix the YAML syntax at that position');
+    throw new ConfigError(`invalid YAML: ${first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, where, undefined, 'fix the YAML syntax at that position');
   }
   const locate = (path: (string | number)[]): string => {
     for (let n = path.length; n >= 0; n--) {
