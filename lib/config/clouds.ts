@@ -264,6 +264,9 @@ export function resolveCloud(name: string, raw: unknown, source: string, locate:
     throw new ConfigError(issue.message, locate(path), path.join('.'), 'see docs/configuration.md for the accepted keys');
   }
   const c = parsed.data;
+  if (c.profile) {
+    throw new ConfigError('vendor profiles are not supported', locate(['clouds', name, 'profile']), `clouds.${name}.profile`, "write the profile's auth_url, region_name and interface into the cloud entry");
+  }
   const rawAuth = { ...(c.auth ?? {}) } as Record<string, unknown>;
   if (rawAuth.tenant_name && !rawAuth.project_name) rawAuth.project_name = rawAuth.tenant_name;
   if (rawAuth.tenant_id && !rawAuth.project_id) rawAuth.project_id = rawAuth.tenant_id;
@@ -374,4 +377,22 @@ export function loadCloud(name?: string, opts: LoadOptions = {}): CloudConfig {
   const fromEnv = wanted === 'envvars' && cloudFromEnv(env) !== undefined;
   const source = fromEnv ? 'environment' : (all.file ?? all.secureFile ?? 'environment');
   return resolveCloud(wanted, raw, source, fromEnv ? () => 'environment (OS_* variables)' : all.locate);
+}
+
+/** Where the project's two-site lab writes its clouds.yaml (devstack/lab). */
+export function labCloudsFile(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.LAB_STATE ?? '/var/lib/ferry-lab', 'clouds.yaml');
+}
+
+/**
+ * Load options that fall back to the lab's clouds.yaml when nothing else names a cloud: no
+ * clouds.yaml in the search path, no OS_CLIENT_CONFIG_FILE, no OS_AUTH_URL. Returns the file
+ * used, so the CLI can say so.
+ */
+export function withLabFallback(opts: LoadOptions = {}): { load: LoadOptions; labFile?: string } {
+  const env = opts.env ?? process.env;
+  if (env.OS_CLIENT_CONFIG_FILE || env.OS_AUTH_URL || findFirst('clouds', undefined, opts)) return { load: opts };
+  const lab = labCloudsFile(env);
+  if (!existsSync(lab)) return { load: opts };
+  return { load: { ...opts, env: { ...env, OS_CLIENT_CONFIG_FILE: lab } }, labFile: lab };
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../../lib/errors.js';
-import { cloudFromEnv, configDirs, listClouds, loadCloud, type LoadOptions } from '../../../lib/config/clouds.js';
+import { cloudFromEnv, configDirs, listClouds, loadCloud, withLabFallback, type LoadOptions } from '../../../lib/config/clouds.js';
 
 function sandbox() {
   const root = mkdtempSync(join(tmpdir(), 'ferry-clouds-'));
@@ -210,5 +210,27 @@ describe('clouds.yaml loader', () => {
     const s = sandbox();
     writeFileSync(join(s.cwd, 'clouds.yaml'), 'clouds:\n  a:\n    interface: sideways\n    auth: {auth_url: u, username: x, password: hunter2-secret, project_name: p}\n');
     expect(fails(() => loadCloud('a', s.opts())).message).not.to.include('hunter2-secret');
+  });
+
+  it('refuses vendor profiles it cannot apply, naming the key', () => {
+    const s = sandbox();
+    writeFileSync(join(s.cwd, 'clouds.yaml'), 'clouds:\n  v:\n    profile: vexxhost\n    auth: {auth_url: u, username: x, password: y, project_name: p}\n');
+    const e = fails(() => loadCloud('v', s.opts()));
+    expect(e.key).to.equal('clouds.v.profile');
+    expect(e.message).to.match(/clouds\.yaml:3:\d+: .*vendor profiles are not supported/);
+  });
+
+  it('falls back to the lab clouds.yaml only when nothing else names a cloud', () => {
+    const s = sandbox();
+    const labDir = join(s.root, 'lab');
+    mkdirSync(labDir);
+    writeFileSync(join(labDir, 'clouds.yaml'), LAB);
+    const env = { LAB_STATE: labDir };
+    const fb = withLabFallback(s.opts(env));
+    expect(fb.labFile).to.equal(join(labDir, 'clouds.yaml'));
+    expect(listClouds(fb.load)).to.deep.equal(['lab-a', 'lab-b']);
+    writeFileSync(join(s.cwd, 'clouds.yaml'), LAB.replace('lab-a', 'mine'));
+    expect(withLabFallback(s.opts(env)).labFile).to.equal(undefined);
+    expect(withLabFallback(s.opts({ ...env, OS_AUTH_URL: 'x' })).labFile).to.equal(undefined);
   });
 });

@@ -1,0 +1,75 @@
+// The `ferry` command. Each subcommand parses its options here and calls the library.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { withLabFallback } from '../config/clouds.js';
+import { FerryError } from '../errors.js';
+import { createLogger, type LogLevel } from '../log.js';
+import { FORMATS, type Format } from './output.js';
+import { sitesCheck } from './sites.js';
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const defaultIo: Io = {
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${t}\n`),
+};
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number');
+  return n;
+}
+
+/** Builds the program; `run()` executes it. Exposed for tests. */
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('ferry')
+    .description('OpenStack disaster recovery: protect, test, fail over and fail back workloads between two sites.')
+    .version('0.1.0')
+    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['debug', 'info', 'warn', 'error']).default('warn'))
+    .option('--debug', 'same as --log-level debug (HTTP requests, secrets redacted)')
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .exitOverride();
+
+  const logger = () => {
+    const o = program.opts<{ logLevel: LogLevel; debug?: boolean }>();
+    return createLogger({ level: o.debug ? 'debug' : o.logLevel, name: 'ferry' });
+  };
+
+  const sites = program.command('sites').description('sites (clouds from clouds.yaml)');
+  sites
+    .command('check')
+    .description('authenticate to each site and report its services, endpoints and microversions')
+    .argument('[cloud...]', 'cloud names from clouds.yaml (default: every cloud found)')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
+    .option('--timeout <seconds>', 'per-request timeout', positiveInt, 10)
+    .action(async (clouds: string[], o: { format: Format; timeout: number }) => {
+      const { load, labFile } = withLabFallback();
+      if (labFile) io.err(`ferry: no clouds.yaml found; using the lab's ${labFile}`);
+      const { text, ok } = await sitesCheck(clouds, { format: o.format, timeoutMs: o.timeout * 1000, logger: logger(), load });
+      io.out(text);
+      setExit(ok ? 0 : 1);
+    });
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number; message?: string };
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      // commander already printed the message (or the help/version text).
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+    }
+    io.err(`ferry: error: ${err instanceof FerryError || err instanceof Error ? (err as Error).message : String(err)}`);
+    return 1;
+  }
+  return code;
+}
