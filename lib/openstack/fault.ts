@@ -95,7 +95,8 @@ export function extractFault(body: unknown, contentType = ''): Fault {
     }
   }
   const json = fromJson(parsed);
-  if (json) return { detail: clip(json.detail), type: json.type };
+  // Glance wraps webob's HTML message in JSON: {"message": "No image found<br /><br />", ...}
+  if (json) return { detail: clip(/<[a-z/][^>]*>/i.test(json.detail) ? fromHtml(json.detail) : json.detail), type: json.type };
   if (text !== undefined) {
     const isHtml = /<html|<h1|<title/i.test(text);
     return { detail: clip(isHtml ? fromHtml(text) : text) };

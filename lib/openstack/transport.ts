@@ -318,6 +318,8 @@ export class Transport {
       headers['Content-Type'] ??= 'application/octet-stream';
       data = opts.body;
     }
+    // Without a body axios would label the request form-encoded, which Nova refuses (415).
+    const noBody = data === undefined && headers['Content-Type'] === undefined;
     const wantStream = opts.responseType === 'stream';
     const axiosType: ResponseType = wantStream ? 'stream' : opts.responseType === 'buffer' ? 'arraybuffer' : 'text';
     const shownUrl = this.redactor.text(redactUrl(opts.url));
@@ -330,7 +332,7 @@ export class Transport {
         method: opts.method,
         url: opts.url,
         params: encodeQuery(opts.query),
-        headers,
+        headers: noBody ? { ...headers, 'Content-Type': false } : headers,
         data,
         responseType: axiosType,
         // The body is parsed here, not by axios, so error bodies of any shape survive.

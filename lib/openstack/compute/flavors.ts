@@ -120,7 +120,10 @@ export async function getFlavorExtraSpecs(sc: ServiceClient, id: string, signal?
   return (await sc.get<{ extra_specs: Record<string, string> }>(flavorUrls.extraSpecs(id), { signal })).data.extra_specs;
 }
 
-/** Admin: sets (merges) extra specs; returns the keys sent. Nova validates known namespaces (hw:, trait:, ...) since Wallaby. */
+/**
+ * Admin: sets (merges) extra specs; returns the keys sent. Nova validates the values of known
+ * namespaces (hw:, trait:, ...) only from 2.86 on: at Ferry's 2.79 it stores any string.
+ */
 export async function setFlavorExtraSpecs(sc: ServiceClient, id: string, specs: Record<string, string>, signal?: AbortSignal): Promise<Record<string, string>> {
   // POST merges the given keys into the existing ones; repeating it changes nothing.
   return (await sc.post<{ extra_specs: Record<string, string> }>(flavorUrls.extraSpecs(id), { extra_specs: specs }, { ok: [200], idempotent: true, signal })).data.extra_specs;

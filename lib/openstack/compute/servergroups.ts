@@ -1,8 +1,8 @@
 // Nova v2.1 server groups (affinity / anti-affinity). API reference:
 // https://docs.openstack.org/api-ref/compute/#server-groups-os-server-groups
 // Source: nova/api/openstack/compute/server_groups.py, schemas/server_groups.py (Zed, 26.x).
-import { BadResponseError, isNotFound } from '../../errors.js';
-import type { PageOptions } from '../paginate.js';
+import { isNotFound } from '../../errors.js';
+import { paginate, type PageOptions } from '../paginate.js';
 import type { ServiceClient } from '../service-client.js';
 import type { Query } from '../transport.js';
 
@@ -38,7 +38,7 @@ export interface ServerGroup {
 export interface ListServerGroupsQuery {
   /** Admin: groups of every project (ignored for others, who get their own). */
   all_projects?: boolean;
-  /** Page size (Nova caps it at max_limit, 1000 by default). */
+  /** Page size (default 100; at most Nova's max_limit, 1000 by default). */
   limit?: number;
 }
 
@@ -66,26 +66,14 @@ export function serverGroupPolicy(g: Pick<ServerGroup, 'policy' | 'policies'>): 
 
 /**
  * Lists server groups, every page. Nova pages these with limit/offset and no next links
- * (common.limited), so pages are read until one comes back empty.
+ * (common.limited), so pages are read until one comes back empty or short (see the `offset`
+ * page style). `limit` defaults to 100 and must not exceed Nova's max_limit (1000 by default):
+ * a capped page would look short and end the listing early.
  */
-export async function* listServerGroups(sc: ServiceClient, q: ListServerGroupsQuery = {}, opts: PageOptions = {}): AsyncGenerator<ServerGroup> {
-  const base: Query = {};
-  if (q.all_projects) base.all_projects = true;
-  if (q.limit !== undefined) base.limit = q.limit;
-  let offset = 0;
-  let previousFirst: string | undefined;
-  for (;;) {
-    const query: Query = offset > 0 ? { ...base, offset } : { ...base };
-    const res = await sc.get<{ server_groups?: ServerGroup[] }>(serverGroupUrls.list(), { ...opts.callOptions, query, signal: opts.signal });
-    const items = res.data?.server_groups;
-    if (!Array.isArray(items)) throw new BadResponseError(`${sc.type}: GET ${serverGroupUrls.list()} returned no 'server_groups' list`);
-    opts.onPage?.(items.length);
-    // A server that ignores offset would hand out the first page forever; stop instead.
-    if (items.length === 0 || (offset > 0 && items[0]!.id === previousFirst)) return;
-    previousFirst = items[0]!.id;
-    for (const g of items) yield g;
-    offset += items.length;
-  }
+export function listServerGroups(sc: ServiceClient, q: ListServerGroupsQuery = {}, opts?: PageOptions): AsyncGenerator<ServerGroup> {
+  // Nova tests for the presence of all_projects, not its value: never send it as false.
+  const query: Query = q.all_projects ? { all_projects: true } : {};
+  return paginate<ServerGroup>(sc, serverGroupUrls.list(), query, { style: 'offset', key: 'server_groups', limit: q.limit }, opts);
 }
 
 export async function getServerGroup(sc: ServiceClient, id: string, signal?: AbortSignal): Promise<ServerGroup> {

@@ -444,10 +444,15 @@ export async function replaceServerTags(sc: ServiceClient, id: string, tags: str
   return (await sc.put<{ tags: string[] }>(serverUrls.tags(id), { tags }, { signal })).data.tags;
 }
 
-/** Since 2.26: adds one tag (201 when added, 204 when it was already there). */
+/**
+ * Since 2.26: adds one tag (201 when added, 204 when it was already there). The request has no
+ * body, but it states `Content-Type: application/json`: without it the HTTP client labels an
+ * empty PUT `application/x-www-form-urlencoded`, which Nova refuses with 415 (wsgi.py
+ * get_content_type accepts only JSON, or no type at all).
+ */
 export async function addServerTag(sc: ServiceClient, id: string, tag: string, signal?: AbortSignal): Promise<void> {
   await sc.require('2.26', 'server tags', signal);
-  await sc.put(serverUrls.tag(id, tag), undefined, { ok: [201, 204], signal });
+  await sc.put(serverUrls.tag(id, tag), undefined, { ok: [201, 204], headers: { 'Content-Type': 'application/json' }, signal });
 }
 
 /** Since 2.26: removes one tag; returns false when the tag was not there. */

@@ -34,7 +34,11 @@ export interface AttachVolumeOpts {
   volumeId: string;
   /** e.g. /dev/vdb; hypervisors often ignore it and pick their own. */
   device?: string;
-  /** Since 2.49: a device tag exposed in the metadata service. */
+  /**
+   * Since 2.49: a device tag exposed in the metadata service. Only on drivers that keep device
+   * metadata (libvirt): on others, such as the fake driver, Nova (Zed) detaches a tagged volume
+   * in Cinder but then fails (_delete_disk_metadata) and keeps the attachment listed.
+   */
   tag?: string;
   /** Since 2.79: delete the volume when the server is deleted. */
   delete_on_termination?: boolean;

@@ -160,6 +160,106 @@ describe('pagination', () => {
     expect(got.map((o) => o.name)).to.deep.equal(['p/1', 'p/2']);
   });
 
+  // Offset style: Nova's common.limited() slices items[offset:offset+limit] with no next links
+  // (nova/api/openstack/common.py; used by GET /os-server-groups).
+  describe('offset style', () => {
+    const groups = (...ids: string[]) => ({ server_groups: ids.map((id) => ({ id })) });
+    const list = (site: ReturnType<typeof testSite>['site'], query = {}, limit?: number, onPage?: (n: number) => void) =>
+      collect(paginate<{ id: string }>(site.compute, 'os-server-groups', query, { style: 'offset', key: 'server_groups', limit }, { onPage }));
+
+    it('sends limit and offset, advances by the page size and stops on an empty page', async () => {
+      const { site } = testSite();
+      mockAuth();
+      mockNovaVersion();
+      nock(NOVA)
+        .get('/v2.1/os-server-groups')
+        .query({ all_projects: 'true', limit: '2', offset: '0' })
+        .reply(200, groups('g1', 'g2'))
+        .get('/v2.1/os-server-groups')
+        .query({ all_projects: 'true', limit: '2', offset: '2' })
+        .reply(200, groups('g3', 'g4'))
+        .get('/v2.1/os-server-groups')
+        .query({ all_projects: 'true', limit: '2', offset: '4' })
+        .reply(200, groups());
+      const pages: number[] = [];
+      const got = await list(site, { all_projects: true }, 2, (n) => pages.push(n));
+      expect(got.map((g) => g.id)).to.deep.equal(['g1', 'g2', 'g3', 'g4']);
+      expect(pages).to.deep.equal([2, 2, 0]);
+      expectAllCalled();
+    });
+
+    it('stops after a short page without asking for another', async () => {
+      const { site } = testSite();
+      mockAuth();
+      mockNovaVersion();
+      nock(NOVA)
+        .get('/v2.1/os-server-groups')
+        .query({ limit: '3', offset: '0' })
+        .reply(200, groups('g1', 'g2', 'g3'))
+        .get('/v2.1/os-server-groups')
+        .query({ limit: '3', offset: '3' })
+        .reply(200, groups('g4'));
+      expect((await list(site, {}, 3)).map((g) => g.id)).to.deep.equal(['g1', 'g2', 'g3', 'g4']);
+      expectAllCalled(); // and nock would reject a third request (offset=4)
+    });
+
+    it('asks for 100 per page by default and starts from a given offset', async () => {
+      const { site } = testSite();
+      mockAuth();
+      mockNovaVersion();
+      nock(NOVA).get('/v2.1/os-server-groups').query({ limit: '100', offset: '5' }).reply(200, groups('g6'));
+      expect((await list(site, { offset: 5 })).map((g) => g.id)).to.deep.equal(['g6']);
+      expectAllCalled();
+    });
+
+    it('stops without repeating when a server ignores offset and returns the same page', async () => {
+      const { site } = testSite();
+      mockAuth();
+      mockNovaVersion();
+      nock(NOVA)
+        .get('/v2.1/os-server-groups')
+        .query({ limit: '2', offset: '0' })
+        .reply(200, groups('g1', 'g2'))
+        .get('/v2.1/os-server-groups')
+        .query({ limit: '2', offset: '2' })
+        .reply(200, groups('g1', 'g2'));
+      const pages: number[] = [];
+      expect((await list(site, {}, 2, (n) => pages.push(n))).map((g) => g.id)).to.deep.equal(['g1', 'g2']);
+      expect(pages).to.deep.equal([2, 2]);
+      expectAllCalled();
+    });
+
+    it('keeps going when a later page overlaps but differs (items shifted between requests)', async () => {
+      const { site } = testSite();
+      mockAuth();
+      mockNovaVersion();
+      nock(NOVA)
+        .get('/v2.1/os-server-groups')
+        .query({ limit: '2', offset: '0' })
+        .reply(200, groups('g1', 'g2'))
+        .get('/v2.1/os-server-groups')
+        .query({ limit: '2', offset: '2' })
+        .reply(200, groups('g2', 'g3'))
+        .get('/v2.1/os-server-groups')
+        .query({ limit: '2', offset: '4' })
+        .reply(200, groups());
+      expect((await list(site, {}, 2)).map((g) => g.id)).to.deep.equal(['g1', 'g2', 'g2', 'g3']);
+      expectAllCalled();
+    });
+
+    it('fetches no further page when the consumer stops', async () => {
+      const { site } = testSite();
+      mockAuth();
+      mockNovaVersion();
+      nock(NOVA).get('/v2.1/os-server-groups').query({ limit: '1', offset: '0' }).reply(200, groups('g1'));
+      for await (const g of paginate<{ id: string }>(site.compute, 'os-server-groups', {}, { style: 'offset', key: 'server_groups', limit: 1 })) {
+        expect(g.id).to.equal('g1');
+        break;
+      }
+      expectAllCalled();
+    });
+  });
+
   it('stops when the consumer stops (no extra page fetched)', async () => {
     const { site } = testSite();
     mockAuth();
@@ -195,6 +295,43 @@ describe('pagination', () => {
       caught = e;
     }
     expect(String(caught)).to.match(/returned no 'servers' list/);
+  });
+
+  it('follows links under another key (Cinder volume_type_links) and Keystone links objects', async () => {
+    const { site } = testSite();
+    mockAuth();
+    mockCinderVersion();
+    nock(CINDER)
+      .get(`/v3/${PROJECT_ID}/types`)
+      .reply(200, { volume_types: [{ id: 't1' }], volume_type_links: [{ rel: 'next', href: `${CINDER}/v3/${PROJECT_ID}/types?marker=t1` }] })
+      .get(`/v3/${PROJECT_ID}/types`)
+      .query({ marker: 't1' })
+      .reply(200, { volume_types: [{ id: 't2' }] });
+    const types = await collect(paginate<{ id: string }>(site.blockStorage, 'types', {}, { style: 'links', key: 'volume_types', linksKey: 'volume_type_links' }));
+    expect(types.map((t) => t.id)).to.deep.equal(['t1', 't2']);
+    nock('https://keystone.site-a.test:5000')
+      .get('/v3/projects')
+      .reply(200, { projects: [{ id: 'p1' }], links: { next: 'https://keystone.site-a.test:5000/v3/projects?marker=p1', self: 'x', previous: null } })
+      .get('/v3/projects')
+      .query({ marker: 'p1' })
+      .reply(200, { projects: [{ id: 'p2' }], links: { next: null, self: 'y', previous: null } });
+    const projects = await collect(paginate<{ id: string }>(site.identity, 'projects', {}, { style: 'links', key: 'projects' }));
+    expect(projects.map((p) => p.id)).to.deep.equal(['p1', 'p2']);
+  });
+
+  it('keeps repeated filters that Glance drops from its next link', async () => {
+    const { site } = testSite();
+    mockAuth();
+    nock(GLANCE)
+      .get('/v2/images')
+      .query({ tag: ['a', 'b'] })
+      .reply(200, { images: [{ id: 'i1' }], next: '/v2/images?tag=b&marker=i1' })
+      .get('/v2/images')
+      .query({ tag: ['a', 'b'], marker: 'i1' })
+      .reply(200, { images: [] });
+    const got = await collect(paginate<{ id: string }>(site.image, 'v2/images', { tag: ['a', 'b'] }, { style: 'glance', key: 'images' }));
+    expect(got.map((i) => i.id)).to.deep.equal(['i1']);
+    expectAllCalled();
   });
 
   it('takes the query of a next link, not its host', () => {

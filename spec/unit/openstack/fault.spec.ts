@@ -27,6 +27,7 @@ describe('fault extraction (one mapper for every service)', () => {
       'No image found with ID 1234',
       undefined,
     ],
+    ['Glance JSON with webob HTML inside', { message: 'No image found with ID 1234<br /><br />\n\n\n', code: '404 Not Found', title: 'Not Found' }, 'application/json', 'No image found with ID 1234', undefined],
     ['Swift HTML', '<html><h1>Not Found</h1><p>The resource could not be found.</p></html>', 'text/html', 'Not Found The resource could not be found.', undefined],
     ['Swift plain text', 'Container PUT failed', 'text/plain', 'Container PUT failed', undefined],
     ['JSON as a string body', '{"itemNotFound": {"code": 404, "message": "Flavor 9 could not be found."}}', 'application/json', 'Flavor 9 could not be found.', 'itemNotFound'],

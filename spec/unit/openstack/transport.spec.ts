@@ -58,6 +58,17 @@ describe('transport', () => {
     expect(res.requestId).to.equal('req-nova-1');
   });
 
+  it('sends no Content-Type on a request without a body (Nova refuses form-encoded PUTs with 415)', async () => {
+    const t = transport();
+    nock(NOVA)
+      .put('/v2.1/servers/s1/tags/dr')
+      .reply(201, function () {
+        return { contentType: this.req.headers['content-type'] ?? null };
+      });
+    const res = await t.request<{ contentType: unknown }>({ method: 'PUT', url: `${NOVA}/v2.1/servers/s1/tags/dr`, auth: false });
+    expect(res.data.contentType).to.equal(null);
+  });
+
   it('encodes query values, repeating array parameters', async () => {
     const t = transport();
     nock(NOVA).get('/v2.1/servers/detail').query({ tags: 'a,b', status: 'ACTIVE', 'not-tags': ['x', 'y'] }).reply(200, { servers: [] });

@@ -84,6 +84,30 @@ describe('blockstorage/volumes', () => {
     expectAllCalled();
   });
 
+  it('creates a volume in a group (group_id, 3.13) and refuses below 3.13 before calling Cinder', async () => {
+    const { site } = testSite();
+    mockAuth();
+    mockCinderVersion();
+    // Body: cinder/api/v3/volumes.py create reads volume.group_id from 3.13 (GROUP_VOLUME).
+    nock(CINDER)
+      .post(`${base}/volumes`, { volume: { size: 1, name: 'member', volume_type: 't1', group_id: 'g1' } })
+      .reply(202, { volume: { ...volume('v8', 'creating'), group_id: 'g1' } });
+    const v = await createVolume(site.blockStorage, { size: 1, name: 'member', volume_type: 't1', group_id: 'g1' });
+    expect(v.group_id).to.equal('g1');
+    expectAllCalled();
+
+    const old = testSite();
+    mockAuth();
+    mockCinderVersion('3.10');
+    let caught: unknown;
+    try {
+      await createVolume(old.site.blockStorage, { size: 1, group_id: 'g1' });
+    } catch (e) {
+      caught = e;
+    }
+    expect(String(caught)).to.match(/creating a volume in a group needs microversion 3\.13/);
+  });
+
   it('never retries a create that failed with 503', async () => {
     const { site } = testSite();
     mockAuth();

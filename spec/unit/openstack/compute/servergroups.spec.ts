@@ -36,25 +36,34 @@ async function caught(p: Promise<unknown>): Promise<unknown> {
 describe('compute/servergroups', () => {
   useNock();
 
-  it('lists every page with limit/offset (Nova gives no next links) until an empty page', async () => {
+  it('lists every page with limit/offset (Nova gives no next links), stopping on a short page', async () => {
     const { site } = testSite();
     mockAuth();
     mockNovaVersion();
     nock(NOVA)
       .get(`${base}/os-server-groups`)
-      .query({ all_projects: 'true', limit: '2' })
+      .query({ all_projects: 'true', limit: '2', offset: '0' })
       .matchHeader('OpenStack-API-Version', 'compute 2.79')
       .reply(200, { server_groups: [group('g1'), group('g2')] })
       .get(`${base}/os-server-groups`)
       .query({ all_projects: 'true', limit: '2', offset: '2' })
-      .reply(200, { server_groups: [group('g3')] })
-      .get(`${base}/os-server-groups`)
-      .query({ all_projects: 'true', limit: '2', offset: '3' })
-      .reply(200, { server_groups: [] });
+      .reply(200, { server_groups: [group('g3')] });
     const pages: number[] = [];
     const got = await collect(listServerGroups(site.compute, { all_projects: true, limit: 2 }, { onPage: (n) => pages.push(n) }));
     expect(got.map((g) => g.id)).to.deep.equal(['g1', 'g2', 'g3']);
-    expect(pages).to.deep.equal([2, 1, 0]);
+    expect(pages).to.deep.equal([2, 1]);
+    expectAllCalled();
+  });
+
+  it('asks 100 at a time by default and never sends all_projects=false (Nova only tests its presence)', async () => {
+    const { site } = testSite();
+    mockAuth();
+    mockNovaVersion();
+    nock(NOVA)
+      .get(`${base}/os-server-groups`)
+      .query({ limit: '100', offset: '0' })
+      .reply(200, { server_groups: [group('g1')] });
+    expect((await collect(listServerGroups(site.compute, { all_projects: false }))).map((g) => g.id)).to.deep.equal(['g1']);
     expectAllCalled();
   });
 
@@ -64,11 +73,12 @@ describe('compute/servergroups', () => {
     mockNovaVersion();
     nock(NOVA)
       .get(`${base}/os-server-groups`)
+      .query({ limit: '1', offset: '0' })
       .reply(200, { server_groups: [group('g1')] })
       .get(`${base}/os-server-groups`)
-      .query({ offset: '1' })
+      .query({ limit: '1', offset: '1' })
       .reply(200, { server_groups: [group('g1')] });
-    expect((await collect(listServerGroups(site.compute))).map((g) => g.id)).to.deep.equal(['g1']);
+    expect((await collect(listServerGroups(site.compute, { limit: 1 }))).map((g) => g.id)).to.deep.equal(['g1']);
     expectAllCalled();
   });
 

@@ -401,9 +401,12 @@ describe('compute/servers', () => {
   });
 
   describe('tags', () => {
-    it('lists, replaces, adds (no body) and deletes tags', async () => {
+    // Nova refuses a PUT labelled application/x-www-form-urlencoded (what the HTTP client puts
+    // on a bodiless PUT) with 415 "Unsupported Content-Type": seen in the lab.
+    it('lists, replaces, adds (no body, JSON content type) and deletes tags', async () => {
       const { site } = testSite();
       const sentBodies: unknown[] = [];
+      const sentTypes: unknown[] = [];
       mockAuth();
       mockNovaVersion();
       nock(NOVA)
@@ -414,9 +417,11 @@ describe('compute/servers', () => {
         .put(`${base}/servers/${SRV}/tags/dr-copy`)
         .reply(function (_uri, body) {
           sentBodies.push(body);
+          sentTypes.push(this.req.headers['content-type']);
           return [201, ''];
         })
         .put(`${base}/servers/${SRV}/tags/dr-copy`)
+        .matchHeader('Content-Type', 'application/json')
         .reply(204)
         .delete(`${base}/servers/${SRV}/tags/web`)
         .reply(204)
@@ -429,6 +434,7 @@ describe('compute/servers', () => {
       expect(await deleteServerTag(site.compute, SRV, 'web')).to.equal(true);
       expect(await deleteServerTag(site.compute, SRV, 'web')).to.equal(false);
       expect(sentBodies).to.deep.equal(['']);
+      expect(sentTypes).to.deep.equal(['application/json']);
       expectAllCalled();
     });
 

@@ -68,6 +68,20 @@ describe('identity/applicationcredentials', () => {
     expectAllCalled();
   });
 
+  it('keeps unrestricted: null for a credential created without the flag (the real Keystone, lab-verified)', async () => {
+    const { site } = testSite();
+    mockAuth();
+    // Shape: keystone/application_credential/backends/sql.py stores `unrestricted` as given
+    // (nullable Boolean); the Zed lab answers null for a credential created without it.
+    nock(KEYSTONE)
+      .get(`${path}/ac3`)
+      .reply(200, { application_credential: appCred('ac3', 'ferry-plain', { unrestricted: null }) });
+    const c = await getApplicationCredential(site.identity, USER, 'ac3');
+    expect(c.unrestricted).to.equal(null);
+    expect(c.unrestricted === true).to.equal(false);
+    expectAllCalled();
+  });
+
   it('creates with the documented body (201) and registers the secret it sent with the redactor', async () => {
     const { site, logger } = testSite();
     mockAuth();
