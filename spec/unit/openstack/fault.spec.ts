@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { extractFault } from '../../../lib/openstack/fault.js';
 import { httpErrorFor, isStatus, NotFoundError, ConflictError, ServerError, HttpError, TooManyRequestsError, BadRequestError } from '../../../lib/errors.js';
@@ -72,4 +74,30 @@ describe('HTTP error classes', () => {
     expect(isStatus(undefined, 404)).to.equal(false);
     expect(isStatus(new Error('x'), 404)).to.equal(false);
   });
+});
+
+describe('fault extraction on bodies captured from the real lab services', () => {
+  // Captured by spec/lab/sites.spec.ts with FERRY_CAPTURE_FIXTURES=1 (OpenStack Zed, Debian 12).
+  const dir = join(import.meta.dirname, '..', '..', 'support', 'fixtures', 'lab');
+  const expected: Record<string, [RegExp, string | undefined]> = {
+    'compute-404': [/^Instance 0{8}-0{4}-4000-8000-0{12} could not be found\.$/, 'itemNotFound'],
+    'block-storage-404': [/^Volume 0{8}-0{4}-4000-8000-0{12} could not be found\.$/, 'itemNotFound'],
+    'block-storage-400': [/size/i, 'badRequest'],
+    'image-404': [/^No image found with ID 0{8}-0{4}-4000-8000-0{12}$/, undefined],
+    'network-404': [/^Network 0{8}-0{4}-4000-8000-0{12} could not be found\.$/, 'NetworkNotFound'],
+    'network-409': [/already exists/i, 'SecurityGroupRuleExists'],
+    'orchestration-404': [/^The Stack \(no-such-stack\) could not be found\.$/, 'EntityNotFound'],
+    'object-store-404': [/^Not Found The resource could not be found\.$/, undefined],
+    'identity-404': [/^Could not find project: 0{8}-0{4}-4000-8000-0{12}\.$/, 'Not Found'],
+  };
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    const name = file.replace(/\.json$/, '');
+    it(`reads ${name}`, () => {
+      const fx = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { body: unknown; contentType?: string };
+      const f = extractFault(fx.body, fx.contentType ?? '');
+      const [re, type] = expected[name] ?? [/./, undefined];
+      expect(f.detail).to.match(re);
+      expect(f.type).to.equal(type);
+    });
+  }
 });
