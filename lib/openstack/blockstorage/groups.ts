@@ -190,7 +190,12 @@ export async function getGroup(sc: ServiceClient, id: string, signal?: AbortSign
   return (await sc.get<{ group: Group }>(groupUrls.one(id), { signal })).data.group;
 }
 
-/** Creates a group; returns its ID and name at once (it goes creating → available). Not retried. */
+/**
+ * Creates a group; returns its ID and name at once (it goes creating → available). Not retried.
+ * The group type Cinder creates itself, `default_cgsnapshot_type`, is refused with 400 ("is
+ * reserved for migrating CGs to groups"): it serves only the old consistency-group API, so a
+ * group needs a group type of its own (lab-verified, Zed).
+ */
 export async function createGroup(sc: ServiceClient, opts: CreateGroupOpts, signal?: AbortSignal): Promise<GroupSummary> {
   await sc.require(GROUPS, 'volume groups', signal);
   return (await sc.post<{ group: GroupSummary }>(groupUrls.create(), { group: opts }, { ok: [202], signal })).data.group;

@@ -94,9 +94,14 @@ export async function getVolumeType(sc: ServiceClient, id: string, signal?: Abor
   return (await sc.get<{ volume_type: VolumeType }>(volumeTypeUrls.one(id), { signal })).data.volume_type;
 }
 
-/** Finds a volume type by exact name (names are unique in Cinder); undefined when none. */
+/**
+ * Finds a volume type by exact name (names are unique in Cinder); undefined when none. Asks
+ * for public and private types (`is_public=None`): without it Cinder lists only public types,
+ * even to an admin, so a private type (as Ferry creates at a secondary site) would not be
+ * found. Non-admins get public types and the private ones shared with their project either way.
+ */
 export async function findVolumeType(sc: ServiceClient, name: string, signal?: AbortSignal): Promise<VolumeType | undefined> {
-  for await (const t of listVolumeTypes(sc, {}, { signal })) if (t.name === name) return t;
+  for await (const t of listVolumeTypes(sc, { is_public: 'None' }, { signal })) if (t.name === name) return t;
   return undefined;
 }
 

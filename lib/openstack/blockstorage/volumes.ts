@@ -101,6 +101,8 @@ export interface CreateVolumeOpts {
   imageRef?: string;
   /** Since 3.47: restore a backup into a new volume. */
   backup_id?: string;
+  /** Since 3.13: create the volume in this generic volume group (its type must be one of the group's). */
+  group_id?: string;
   multiattach?: boolean;
 }
 
@@ -146,6 +148,7 @@ export async function getVolume(sc: ServiceClient, id: string, signal?: AbortSig
 /** Creates a volume. Not retried on failure: callers adopt by metadata before creating again. */
 export async function createVolume(sc: ServiceClient, opts: CreateVolumeOpts, signal?: AbortSignal): Promise<Volume> {
   if (opts.backup_id) await sc.require('3.47', 'creating a volume from a backup', signal);
+  if (opts.group_id) await sc.require('3.13', 'creating a volume in a group', signal);
   return (await sc.post<{ volume: Volume }>(volumeUrls.create(), { volume: opts }, { ok: [202], signal })).data.volume;
 }
 

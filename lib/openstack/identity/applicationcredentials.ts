@@ -37,8 +37,12 @@ export interface ApplicationCredential {
   /** The project the credential is scoped to (the creating token's project). */
   project_id: string;
   roles: RoleRef[];
-  /** True when it may create further application credentials and trusts. */
-  unrestricted: boolean;
+  /**
+   * True when it may create further application credentials and trusts. Keystone stores the
+   * flag as given at creation: null when it was not given, which Keystone treats as false
+   * (restricted). Test it for `=== true`, never for `=== false`.
+   */
+  unrestricted: boolean | null;
   access_rules?: AccessRule[];
   links?: { self: string };
 }

@@ -102,6 +102,24 @@ describe('blockstorage/groups', () => {
     expectAllCalled();
   });
 
+  it('surfaces the 400 for the reserved default_cgsnapshot_type group type with its message', async () => {
+    const { site } = testSite();
+    mockAuth();
+    mockCinderVersion();
+    // Body: captured from the Zed lab (cinder/group/api.py create raises InvalidGroupType for the
+    // CG-migration type), in Cinder's {"badRequest": {...}} fault shape.
+    const message = 'Group_type gt-cg is reserved for migrating CGs to groups. Migrated group can only be operated by CG APIs.';
+    nock(CINDER)
+      .post(`${base}/groups`)
+      .once()
+      .reply(400, { badRequest: { code: 400, message } }, { 'X-OpenStack-Request-ID': 'req-cg-1' });
+    const err = await rejection(createGroup(site.blockStorage, { group_type: 'gt-cg', volume_types: ['vt-1'] }));
+    expect(err).to.be.instanceOf(BadRequestError);
+    expect((err as BadRequestError).detail).to.equal(message);
+    expect((err as BadRequestError).requestId).to.equal('req-cg-1');
+    expectAllCalled();
+  });
+
   it('deletes a group with the delete action (delete-volumes), idempotently', async () => {
     const { site } = testSite();
     mockAuth();

@@ -91,11 +91,17 @@ describe('blockstorage/types', () => {
     expectAllCalled();
   });
 
-  it('finds a type by exact name, undefined when none matches', async () => {
+  it('finds a type by exact name among public and private types (is_public=None), undefined when none matches', async () => {
     const { site } = testSite();
     mockAuth();
     mockCinderVersion();
-    nock(CINDER).get(`${base}/types`).twice().reply(200, { volume_types: [vtype('t1', 'ceph'), vtype('t2', 'ceph-ssd')] });
+    // Without is_public=None Cinder lists only public types even to an admin
+    // (cinder/api/api_utils.py _parse_is_public; lab-verified: a private type was not found).
+    nock(CINDER)
+      .get(`${base}/types`)
+      .query({ is_public: 'None' })
+      .twice()
+      .reply(200, { volume_types: [vtype('t1', 'ceph'), vtype('t2', 'ceph-ssd', { is_public: false, 'os-volume-type-access:is_public': false })] });
     expect((await findVolumeType(site.blockStorage, 'ceph-ssd'))?.id).to.equal('t2');
     expect(await findVolumeType(site.blockStorage, 'lvm')).to.equal(undefined);
     expectAllCalled();
