@@ -2,7 +2,7 @@
 // renewed before it expires, and re-issued once (single flight) when a service rejects it.
 // Methods: password (project-, domain- or system-scoped; names or IDs), application
 // credentials (by ID, or by name with the owning user), and token.
-import { BadResponseError, ConfigError } from '../errors.js';
+import { BadResponseError, ConfigError, HttpError, httpErrorFor } from '../errors.js';
 import type { CloudAuth, CloudConfig } from '../config/clouds.js';
 import type { CatalogEntry } from './catalog.js';
 import type { TokenSource, Transport } from './transport.js';
@@ -115,10 +115,28 @@ function parseToken(value: string | undefined, body: unknown, url: string): Toke
   return { value, expiresAt, info, catalog: info.catalog ?? [] };
 }
 
+/** Adds what to fix to Keystone's refusals: they name no key, and the key matters. */
+function explainAuthFailure(err: unknown, cloud: CloudConfig): unknown {
+  if (!(err instanceof HttpError)) return err;
+  const appCred = cloud.auth_type === 'v3applicationcredential' || cloud.auth_type === 'application_credential';
+  let hint: string | undefined;
+  if (err.status === 401) {
+    hint = appCred
+      ? `check application_credential_id and _secret of cloud '${cloud.name}' in ${cloud.source}`
+      : `check username, password and domains of cloud '${cloud.name}' in ${cloud.source}`;
+  } else if (err.status === 404 && appCred) {
+    // Keystone answers 404, not 401, for a deleted application credential.
+    hint = `the application credential of cloud '${cloud.name}' no longer exists: create a new one and update ${cloud.source}`;
+  }
+  if (!hint) return err;
+  return httpErrorFor({ status: err.status, method: err.method, url: err.url, service: err.service, requestId: err.requestId, detail: `${err.detail} (fix: ${hint})`, type: err.type });
+}
+
 /** Issues a token. The request body holds secrets: it is never logged (the transport logs no bodies). */
 export async function issueToken(transport: Transport, cloud: CloudConfig, signal?: AbortSignal): Promise<Token> {
   const url = `${identityV3Url(cloud.auth.auth_url)}/auth/tokens`;
-  const res = await transport.request<unknown>({
+  const res = await transport
+    .request<unknown>({
     method: 'POST',
     url,
     json: authRequestBody(cloud),
@@ -128,7 +146,10 @@ export async function issueToken(transport: Transport, cloud: CloudConfig, signa
     service: 'identity',
     ok: [200, 201],
     signal,
-  });
+  })
+    .catch((err: unknown) => {
+      throw explainAuthFailure(err, cloud);
+    });
   return parseToken(res.headers['x-subject-token'], res.data, url);
 }
 

@@ -112,4 +112,27 @@ describe('Keystone session', () => {
     }
     expect(String(caught)).to.match(/unreadable expires_at 'tomorrow'/);
   });
+
+  it('says what to fix when Keystone refuses the password or a deleted application credential', async () => {
+    const { site } = testSite();
+    nock(KEYSTONE).post('/v3/auth/tokens').reply(401, { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } });
+    let caught: unknown;
+    try {
+      await site.connect();
+    } catch (e) {
+      caught = e;
+    }
+    expect(String(caught)).to.match(/requires authentication\. \(fix: check username, password and domains of cloud 'site-a' in test\)/);
+    const app = testSite({ auth_type: 'v3applicationcredential', auth: { auth_url: `${KEYSTONE}/v3`, application_credential_id: 'ac1', application_credential_secret: 'sekret-value' } });
+    // Shape captured from the lab's Keystone (Zed) after deleting the credential.
+    nock(KEYSTONE).post('/v3/auth/tokens').reply(404, { error: { code: 404, title: 'Not Found', message: 'Could not find Application Credential: ac1.' } });
+    try {
+      await app.site.connect();
+    } catch (e) {
+      caught = e;
+    }
+    expect((caught as { status: number }).status).to.equal(404);
+    expect(String(caught)).to.match(/no longer exists: create a new one/);
+    expect(String(caught)).not.to.include('sekret-value');
+  });
 });
