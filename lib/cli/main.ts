@@ -4,6 +4,7 @@ import { withLabFallback } from '../config/clouds.js';
 import { FerryError } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { FORMATS, type Format } from './output.js';
+import { planSchema, planValidate } from './plan.js';
 import { sitesCheck } from './sites.js';
 
 export interface Io {
@@ -50,6 +51,26 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       const { text, ok } = await sitesCheck(clouds, { format: o.format, timeoutMs: o.timeout * 1000, logger: logger(), load });
       io.out(text);
       setExit(ok ? 0 : 1);
+    });
+
+  const plan = program.command('plan').description('protection plans (YAML files, see docs/plan-reference.md)');
+  plan
+    .command('validate')
+    .description('check a plan file and print a readiness summary (offline: schema and cross-field checks)')
+    .argument('<file>', 'the plan file (YAML)')
+    .option('--offline', 'only check the file itself, without contacting the sites (the only mode so far)')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
+    .action((file: string, o: { format: Format; offline?: boolean }) => {
+      const r = planValidate(file, { format: o.format, offline: o.offline === true });
+      for (const m of r.messages) io.err(m);
+      if (r.text) io.out(r.text);
+      setExit(r.ok ? 0 : 1);
+    });
+  plan
+    .command('schema')
+    .description('print the JSON Schema of plan files, for editors')
+    .action(() => {
+      io.out(planSchema());
     });
   return program;
 }
