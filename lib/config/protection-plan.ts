@@ -673,7 +673,7 @@ function translate(issues: readonly z.core.$ZodIssue[], prefix: Path, src: YamlS
         const hint = c && c !== k ? ` (did you mean '${c}'?)` : '';
         const underNetwork = path.length === 3 && path[0] === 'mappings' && path[1] === 'networks' && k === 'cidr';
         out.push({
-          location: src.locate([...path, k]),
+          location: src.locateKey([...path, k]),
           key: keyOf([...path, k]),
           message: `unknown field '${k}'${underNetwork ? '' : hint}`,
           fix: underNetwork ? notCidr : c && c !== k ? `rename it to '${c}'` : `remove it (fields here: ${known.join(', ')})`,

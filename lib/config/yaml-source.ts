@@ -1,7 +1,7 @@
 // YAML files read by Ferry (clouds.yaml, plan files) keep their source positions, so an error
 // can say "clouds.yaml:12:7 clouds.lab-a.auth.password" and not just "invalid".
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { ConfigError } from '../errors.js';
 
 export interface YamlSource {
@@ -9,6 +9,8 @@ export interface YamlSource {
   data: unknown;
   /** "file:line:col" of the node at `path` (or of its nearest existing parent). */
   locate(path: (string | number)[]): string;
+  /** "file:line:col" of the key of the entry at `path` (for unknown fields); else like locate(). */
+  locateKey(path: (string | number)[]): string;
 }
 
 /** Parses YAML text; syntax errors become ConfigError with file:line:column. */
@@ -31,7 +33,19 @@ export function parseYamlText(text: string, file: string): YamlSource {
     }
     return file;
   };
-  return { file, data: doc.toJS(), locate };
+  const locateKey = (path: (string | number)[]): string => {
+    const parent = doc.getIn(path.slice(0, -1), true);
+    const last = path[path.length - 1];
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === last);
+      if (pair && isNode(pair.key) && pair.key.range) {
+        const { line, col } = lineCounter.linePos(pair.key.range[0]);
+        return `${file}:${line}:${col}`;
+      }
+    }
+    return locate(path);
+  };
+  return { file, data: doc.toJS(), locate, locateKey };
 }
 
 /** Reads and parses a YAML file; a missing or unreadable file is a ConfigError naming it. */
@@ -45,7 +59,7 @@ export function readYamlFile(file: string): YamlSource {
   }
   if (file.endsWith('.json')) {
     try {
-      return { file, data: JSON.parse(text) as unknown, locate: () => file };
+      return { file, data: JSON.parse(text) as unknown, locate: () => file, locateKey: () => file };
     } catch (err) {
       throw new ConfigError(`invalid JSON: ${(err as Error).message}`, file);
     }

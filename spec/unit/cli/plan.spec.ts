@@ -142,7 +142,7 @@ describe('ferry plan validate', () => {
     expect(doc.valid).to.equal(false);
     expect(doc.errors).to.deep.equal([
       { location: `${file}:5:7`, key: 'tier', message: "must be one of backup, pilot-light, warm-standby, got 'cold'", fix: 'write one of backup, pilot-light, warm-standby' },
-      { location: `${file}:6:13`, key: 'rpo_target', message: "unknown field 'rpo_target' (did you mean 'rpo'?)", fix: "rename it to 'rpo'" },
+      { location: `${file}:6:1`, key: 'rpo_target', message: "unknown field 'rpo_target' (did you mean 'rpo'?)", fix: "rename it to 'rpo'" },
     ]);
   });
 

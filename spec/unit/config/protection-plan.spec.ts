@@ -197,17 +197,17 @@ describe('protection plan: errors name file:line:col, the field and a fix', () =
     [
       'an unknown field, with the closest known one (and no second report of the field it meant)',
       planText({ rpo: null }, 'rpo_target: 15m\n'),
-      "plan.yaml:10:13: key 'rpo_target': unknown field 'rpo_target' (did you mean 'rpo'?) (fix: rename it to 'rpo')",
+      "plan.yaml:10:1: key 'rpo_target': unknown field 'rpo_target' (did you mean 'rpo'?) (fix: rename it to 'rpo')",
     ],
     [
       'an unknown nested field with nothing close',
       planText({ retention: '{count: 4, colour: blue}' }),
-      "plan.yaml:7:31: key 'retention.colour': unknown field 'colour' (fix: remove it (fields here: count, age))",
+      "plan.yaml:7:23: key 'retention.colour': unknown field 'colour' (fix: remove it (fields here: count, age))",
     ],
     [
       'an unknown field in a selector, by alias',
       planText({ members: '\n  - instance: web-1' }),
-      "plan.yaml:9:15: key 'members[0].instance': unknown field 'instance' (did you mean 'server'?) (fix: rename it to 'server')",
+      "plan.yaml:9:5: key 'members[0].instance': unknown field 'instance' (did you mean 'server'?) (fix: rename it to 'server')",
     ],
     [
       'a wrong enum value, with a suggestion',
@@ -351,7 +351,7 @@ describe('protection plan: errors name file:line:col, the field and a fix', () =
 
   it('explains cidr on a network: Neutron keeps it on the subnet', () => {
     expect(problems(planText({}, 'mappings:\n  networks:\n    - {from: n1, recreate: true, cidr: 10.0.0.0/24}\n'))).to.deep.equal([
-      "plan.yaml:13:40: key 'mappings.networks[0].cidr': unknown field 'cidr' (fix: a Neutron network has no CIDR: set it on its subnet, mappings.subnets: [{from: SUBNET, recreate: true, cidr: ...}])",
+      "plan.yaml:13:34: key 'mappings.networks[0].cidr': unknown field 'cidr' (fix: a Neutron network has no CIDR: set it on its subnet, mappings.subnets: [{from: SUBNET, recreate: true, cidr: ...}])",
     ]);
   });
 
