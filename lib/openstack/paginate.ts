@@ -79,6 +79,10 @@ export async function* paginate<T>(sc: ServiceClient, path: string, query: Query
       throw new BadResponseError(`${sc.type}: GET ${path} returned no '${key}' list`);
     }
     opts.onPage?.(items.length);
+    // Keystone cuts listings at its list_limit and says so only with this flag.
+    if ((body as Record<string, unknown> | undefined)?.truncated === true) {
+      sc.transport.logger.warn(`${sc.type}: GET ${path} was truncated by Keystone's list_limit after ${items.length} items; narrow the query with filters`);
+    }
     if (spec.style === 'offset' && items.length > 0) {
       // A server that ignores offset hands out the same page again: stop without repeating it.
       const page = JSON.stringify(items.map(markerOf));

@@ -6,8 +6,10 @@
 // Source: cinder/api/v3/groups.py, group_snapshots.py, group_types.py and their views,
 // cinder/api/schemas/groups.py, group_snapshots.py, cinder/objects/fields.py (Zed).
 // Microversions: group types 3.11, groups 3.13, group snapshots 3.14.
-import { BadResponseError, isNotFound } from '../../errors.js';
-import { queryOfLink, type PageOptions } from '../paginate.js';
+// Lists put their next link under the singular name (`group_links`, `group_snapshot_links`,
+// `group_type_links`: the views' _get_collection_links calls), hence paginate's `linksKey`.
+import { isNotFound } from '../../errors.js';
+import { paginate, type PageOptions } from '../paginate.js';
 import type { ServiceClient } from '../service-client.js';
 import type { Query } from '../transport.js';
 import { DELETED, waitFor, type WaitOptions } from '../wait.js';
@@ -132,31 +134,6 @@ const GROUPS = '3.13';
 const GROUP_SNAPSHOTS = '3.14';
 const GROUP_TYPES = '3.11';
 
-/**
- * Follows Cinder `links` pages whose link key is not `<items>_links` (groups answer with
- * `group_links`, group snapshots `group_snapshot_links`, group types `group_type_links`),
- * which paginate()'s `links` style does not look for.
- */
-async function* linkedPages<T>(sc: ServiceClient, path: string, query: Query, itemsKey: string, linksKey: string, opts: PageOptions = {}): AsyncGenerator<T> {
-  let q: Query = { ...query };
-  const seen = new Set<string>();
-  for (;;) {
-    const res = await sc.get<Record<string, unknown>>(path, { ...opts.callOptions, query: q, signal: opts.signal });
-    const items = res.data?.[itemsKey] as T[] | undefined;
-    if (!Array.isArray(items)) throw new BadResponseError(`${sc.type}: GET ${path} returned no '${itemsKey}' list`);
-    opts.onPage?.(items.length);
-    yield* items;
-    const links = res.data[linksKey];
-    const href = Array.isArray(links) ? (links as { rel?: string; href?: string }[]).find((l) => l.rel === 'next')?.href : undefined;
-    if (!href || items.length === 0) return;
-    const next = { ...query, ...queryOfLink(href) };
-    const sig = JSON.stringify(next);
-    if (seen.has(sig)) return;
-    seen.add(sig);
-    q = next;
-  }
-}
-
 function common(q: { name?: string; all_tenants?: boolean; limit?: number; sort?: string }): Query {
   const out: Query = {};
   if (q.name !== undefined) out.name = q.name;
@@ -182,7 +159,7 @@ export function toListGroupSnapshotsQuery(q: ListGroupSnapshotsQuery): Query {
 /** Lists groups with details, every page (3.13; member volumes with list_volume need 3.25). */
 export async function* listGroups(sc: ServiceClient, q: ListGroupsQuery = {}, opts?: PageOptions): AsyncGenerator<Group> {
   await sc.require(q.list_volume ? '3.25' : GROUPS, q.list_volume ? "listing groups' volumes" : 'volume groups', opts?.signal);
-  yield* linkedPages<Group>(sc, groupUrls.list(), toListGroupsQuery(q), 'groups', 'group_links', opts);
+  yield* paginate<Group>(sc, groupUrls.list(), toListGroupsQuery(q), { style: 'links', key: 'groups', linksKey: 'group_links' }, opts);
 }
 
 export async function getGroup(sc: ServiceClient, id: string, signal?: AbortSignal): Promise<Group> {
@@ -224,7 +201,13 @@ export async function deleteGroup(sc: ServiceClient, id: string, opts: DeleteGro
 /** Lists group snapshots with details, every page (3.14; limit and sort need 3.29). */
 export async function* listGroupSnapshots(sc: ServiceClient, q: ListGroupSnapshotsQuery = {}, opts?: PageOptions): AsyncGenerator<GroupSnapshot> {
   await sc.require(q.limit !== undefined || q.sort !== undefined ? '3.29' : GROUP_SNAPSHOTS, 'group snapshots', opts?.signal);
-  yield* linkedPages<GroupSnapshot>(sc, groupUrls.snapshotList(), toListGroupSnapshotsQuery(q), 'group_snapshots', 'group_snapshot_links', opts);
+  yield* paginate<GroupSnapshot>(
+    sc,
+    groupUrls.snapshotList(),
+    toListGroupSnapshotsQuery(q),
+    { style: 'links', key: 'group_snapshots', linksKey: 'group_snapshot_links' },
+    opts,
+  );
 }
 
 export async function getGroupSnapshot(sc: ServiceClient, id: string, signal?: AbortSignal): Promise<GroupSnapshot> {
@@ -259,7 +242,7 @@ export async function deleteGroupSnapshot(sc: ServiceClient, id: string, opts: D
 /** Lists group types (3.11), every page. */
 export async function* listGroupTypes(sc: ServiceClient, opts?: PageOptions): AsyncGenerator<GroupType> {
   await sc.require(GROUP_TYPES, 'group types', opts?.signal);
-  yield* linkedPages<GroupType>(sc, groupUrls.types(), {}, 'group_types', 'group_type_links', opts);
+  yield* paginate<GroupType>(sc, groupUrls.types(), {}, { style: 'links', key: 'group_types', linksKey: 'group_type_links' }, opts);
 }
 
 // ---- waiters ----------------------------------------------------------------

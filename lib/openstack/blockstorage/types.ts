@@ -2,8 +2,8 @@
 // https://docs.openstack.org/api-ref/block-storage/v3/#volume-types-types
 // Source: cinder/api/v3/types.py, cinder/api/v3/views/types.py, cinder/api/contrib/types_manage.py,
 // cinder/api/contrib/types_extra_specs.py, cinder/api/schemas/volume_types.py (Zed).
-import { BadResponseError, isNotFound } from '../../errors.js';
-import { queryOfLink, type PageOptions } from '../paginate.js';
+import { isNotFound } from '../../errors.js';
+import { paginate, type PageOptions } from '../paginate.js';
 import type { ServiceClient } from '../service-client.js';
 import type { Query } from '../transport.js';
 
@@ -50,30 +50,6 @@ export const volumeTypeUrls = {
 
 // ---- requests ---------------------------------------------------------------
 
-/**
- * Follows Cinder `links` pages whose link key is not `<items>_links` (types answer with
- * `volume_type_links`), which paginate()'s `links` style does not look for.
- */
-async function* linkedPages<T>(sc: ServiceClient, path: string, query: Query, itemsKey: string, linksKey: string, opts: PageOptions = {}): AsyncGenerator<T> {
-  let q: Query = { ...query };
-  const seen = new Set<string>();
-  for (;;) {
-    const res = await sc.get<Record<string, unknown>>(path, { ...opts.callOptions, query: q, signal: opts.signal });
-    const items = res.data?.[itemsKey] as T[] | undefined;
-    if (!Array.isArray(items)) throw new BadResponseError(`${sc.type}: GET ${path} returned no '${itemsKey}' list`);
-    opts.onPage?.(items.length);
-    yield* items;
-    const links = res.data[linksKey];
-    const href = Array.isArray(links) ? (links as { rel?: string; href?: string }[]).find((l) => l.rel === 'next')?.href : undefined;
-    if (!href || items.length === 0) return;
-    const next = { ...query, ...queryOfLink(href) };
-    const sig = JSON.stringify(next);
-    if (seen.has(sig)) return;
-    seen.add(sig);
-    q = next;
-  }
-}
-
 export function toListVolumeTypesQuery(q: ListVolumeTypesQuery): Query {
   const out: Query = {};
   if (q.is_public !== undefined) out.is_public = q.is_public;
@@ -83,10 +59,10 @@ export function toListVolumeTypesQuery(q: ListVolumeTypesQuery): Query {
   return out;
 }
 
-/** Lists volume types, every page. */
+/** Lists volume types, every page (Cinder's next link is under `volume_type_links`, cinder/api/v3/views/types.py). */
 export async function* listVolumeTypes(sc: ServiceClient, q: ListVolumeTypesQuery = {}, opts?: PageOptions): AsyncGenerator<VolumeType> {
   if (q.extra_specs) await sc.require('3.52', 'filtering volume types by extra specs', opts?.signal);
-  yield* linkedPages<VolumeType>(sc, volumeTypeUrls.list(), toListVolumeTypesQuery(q), 'volume_types', 'volume_type_links', opts);
+  yield* paginate<VolumeType>(sc, volumeTypeUrls.list(), toListVolumeTypesQuery(q), { style: 'links', key: 'volume_types', linksKey: 'volume_type_links' }, opts);
 }
 
 /** Reads a volume type by ID, or the project's default type with `default`. */

@@ -8,9 +8,8 @@
 // module sends or receives is registered with the site's redactor so it never reaches a log
 // line or an error message.
 import { isNotFound } from '../../errors.js';
-import type { PageOptions } from '../paginate.js';
+import { paginate, type PageOptions } from '../paginate.js';
 import type { ServiceClient } from '../service-client.js';
-import { paginateKeystone } from './projects.js';
 
 // ---- types ----------------------------------------------------------------
 
@@ -78,7 +77,7 @@ export const appCredUrls = {
 /** Lists a user's application credentials (optionally by exact name). */
 export function listApplicationCredentials(sc: ServiceClient, userId: string, q: { name?: string } = {}, opts?: PageOptions): AsyncGenerator<ApplicationCredential> {
   const query = q.name !== undefined ? { name: q.name } : {};
-  return paginateKeystone<ApplicationCredential>(sc, appCredUrls.list(userId), query, 'application_credentials', opts);
+  return paginate<ApplicationCredential>(sc, appCredUrls.list(userId), query, { style: 'links', key: 'application_credentials' }, opts);
 }
 
 export async function getApplicationCredential(sc: ServiceClient, userId: string, id: string, signal?: AbortSignal): Promise<ApplicationCredential> {

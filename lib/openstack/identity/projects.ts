@@ -1,8 +1,8 @@
 // Keystone v3 projects. API reference: https://docs.openstack.org/api-ref/identity/v3/#projects
 // Source: keystone/api/projects.py, keystone/server/flask/common.py wrap_collection (Zed).
 // Paths are relative to the identity endpoint, which ends in /v3.
-import { BadResponseError, FerryError, isStatus } from '../../errors.js';
-import { queryOfLink, type PageOptions } from '../paginate.js';
+import { FerryError, isStatus } from '../../errors.js';
+import { paginate, type PageOptions } from '../paginate.js';
 import type { ServiceClient } from '../service-client.js';
 import type { Query } from '../transport.js';
 
@@ -33,9 +33,9 @@ export interface ListProjectsQuery {
 }
 
 /**
- * Keystone's collection links: an object, not Cinder's list. Keystone itself always answers
- * `next: null` (it does not paginate) and sets `truncated: true` when its `list_limit` cut
- * the list.
+ * Keystone's collection links: an object, not Cinder's list (paginate's `links` style reads
+ * both). Keystone itself always answers `next: null` (it does not paginate) and sets
+ * `truncated: true` when its `list_limit` cut the list.
  */
 export interface KeystoneLinks {
   next: string | null;
@@ -52,33 +52,6 @@ export const projectUrls = {
 
 // ---- requests ---------------------------------------------------------------
 
-/**
- * Reads a Keystone collection, following `links.next` when a deployment sets it (the link's
- * query, merged over ours; its host is not trusted). Warns when Keystone reports the list was
- * truncated by its `list_limit`: the caller then sees only part of it and should filter.
- */
-export async function* paginateKeystone<T>(sc: ServiceClient, path: string, query: Query, key: string, opts: PageOptions = {}): AsyncGenerator<T> {
-  let q: Query = { ...query };
-  const seen = new Set<string>();
-  for (;;) {
-    const res = await sc.get<Record<string, unknown>>(path, { ...opts.callOptions, query: q, signal: opts.signal });
-    const items = res.data?.[key] as T[] | undefined;
-    if (!Array.isArray(items)) throw new BadResponseError(`${sc.type}: GET ${path} returned no '${key}' list`);
-    opts.onPage?.(items.length);
-    if (res.data.truncated === true) {
-      sc.transport.logger.warn(`${sc.type}: GET ${path} was truncated by Keystone's list_limit after ${items.length} items; narrow the query with filters`);
-    }
-    yield* items;
-    const next = (res.data.links as Partial<KeystoneLinks> | undefined)?.next;
-    if (typeof next !== 'string' || next.length === 0 || items.length === 0) return;
-    const nq = { ...query, ...queryOfLink(next) };
-    const sig = JSON.stringify(nq);
-    if (seen.has(sig)) return;
-    seen.add(sig);
-    q = nq;
-  }
-}
-
 export function toListProjectsQuery(q: ListProjectsQuery): Query {
   const out: Query = {};
   if (q.name !== undefined) out.name = q.name;
@@ -92,7 +65,7 @@ export function toListProjectsQuery(q: ListProjectsQuery): Query {
 
 /** Lists projects (policy identity:list_projects: an admin, or a domain reader for its domain). */
 export function listProjects(sc: ServiceClient, q: ListProjectsQuery = {}, opts?: PageOptions): AsyncGenerator<Project> {
-  return paginateKeystone<Project>(sc, projectUrls.list(), toListProjectsQuery(q), 'projects', opts);
+  return paginate<Project>(sc, projectUrls.list(), toListProjectsQuery(q), { style: 'links', key: 'projects' }, opts);
 }
 
 export async function getProject(sc: ServiceClient, id: string, signal?: AbortSignal): Promise<Project> {
