@@ -7,6 +7,7 @@
 // os_hash_value (v2.7, Rocky) exist in every release Ferry supports, so nothing is guarded.
 import { createHash, getHashes, type Hash } from 'node:crypto';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { BadResponseError, FerryError, isNotFound, NotSupportedError } from '../../errors.js';
 import { paginate, type PageOptions } from '../paginate.js';
 import type { ServiceClient } from '../service-client.js';
@@ -316,8 +317,9 @@ export function toListImagesQuery(q: ListImagesQuery): Query {
 
 /**
  * Lists images, every page (Glance's `next` link). Glance builds `next` from a dict of the
- * query, so with two or more `tag` filters later pages carry only the last tag; the images
- * are therefore filtered again here on every requested tag.
+ * query, so with two or more `tag` filters its link carries only the last tag (seen in the
+ * lab); the paginator asks later pages with every tag again, and images are still checked
+ * here against every requested tag.
  */
 export async function* listImages(sc: ServiceClient, q: ListImagesQuery = {}, opts?: PageOptions): AsyncGenerator<Image> {
   const tags = q.tag === undefined ? [] : Array.isArray(q.tag) ? q.tag : [q.tag];
@@ -551,7 +553,10 @@ export async function downloadImageData(sc: ServiceClient, id: string, opts: Dow
     signal: opts.signal,
   });
   if (res.status === 204) {
-    res.data.destroy();
+    // Read the empty body to its end so the connection goes back to the pool: a response
+    // destroyed complete but unread keeps its socket referenced (and the process alive).
+    res.data.resume();
+    await finished(res.data).catch(() => undefined);
     throw new BadResponseError(`image ${id} has no data (Glance answered 204: upload it first, or its store lost it)`);
   }
   const contentMd5 = res.headers['content-md5'];
