@@ -141,7 +141,11 @@ export function deleteFloatingIp(sc: ServiceClient, id: string, opts: DeleteFloa
 
 export const FLOATING_IP_FAILURES = ['ERROR'];
 
-/** Waits until a floating IP is in one of `target` (default ACTIVE: the L3 agent or OVN wired the NAT). */
+/**
+ * Waits until a floating IP is in one of `target` (default ACTIVE: the L3 agent or OVN wired
+ * the NAT). Where no L3 backend runs (API-only routers, as in Ferry's lab) Neutron leaves an
+ * associated floating IP DOWN for good: wait for ['DOWN', 'ACTIVE'] there.
+ */
 export async function waitForFloatingIp(sc: ServiceClient, id: string, target: FloatingIpStatus[] = ['ACTIVE'], opts: WaitOptions = {}): Promise<FloatingIp> {
   return (await waitFor<FloatingIp>(
     { resource: `floating IP ${id}`, fetch: () => getFloatingIp(sc, id, opts.signal), status: (f) => f.status, target, failure: FLOATING_IP_FAILURES },

@@ -1,11 +1,13 @@
 // Neutron v2.0 ports. API reference: https://docs.openstack.org/api-ref/network/v2/#ports
 // Source: neutron_lib/api/definitions/port.py, portbindings.py, allowedaddresspairs.py,
-// port_security.py, extra_dhcp_opt.py, dns.py; neutron/extensions/tagging.py (tags on POST);
+// port_security.py, extra_dhcp_opt.py, dns.py; neutron/extensions/tagging.py (tags on POST),
+// neutron/plugins/ml2/extensions/tag_ports_during_bulk_creation.py (which stores them);
 // neutron/api/v2/base.py (Zed, neutron 21.0.0).
+import { FerryError } from '../../errors.js';
 import { paginate, type PageOptions } from '../paginate.js';
 import type { ServiceClient } from '../service-client.js';
 import { DELETED, waitFor, type WaitOptions } from '../wait.js';
-import { deleteNeutronResource, ifRevisionHeaders, toNeutronQuery, type NeutronListQuery } from './tags.js';
+import { deleteNeutronResource, ifRevisionHeaders, replaceTags, toNeutronQuery, type NeutronListQuery } from './tags.js';
 
 // ---- types ----------------------------------------------------------------
 
@@ -114,7 +116,10 @@ export interface CreatePortOpts {
   dns_name?: string;
   qos_policy_id?: string | null;
   propagate_uplink_status?: boolean;
-  /** Ports (only ports) take tags on create. */
+  /**
+   * Ports (only ports) take tags on create, stored only with ML2's
+   * `tag_ports_during_bulk_creation` extension driver; createPort sets them afterwards otherwise.
+   */
   tags?: string[];
   /** Admin: create in another project. */
   project_id?: string;
@@ -153,9 +158,29 @@ export async function getPort(sc: ServiceClient, id: string, signal?: AbortSigna
   return (await sc.get<{ port: Port }>(portUrls.one(id), { signal })).data.port;
 }
 
-/** Creates a port. Not retried on failure (POST): an address or MAC already taken gives 409 IpAddressAlreadyAllocated / MacAddressInUse. */
+/**
+ * Creates a port. Not retried on failure (POST): an address or MAC already taken gives 409
+ * IpAddressAlreadyAllocated / MacAddressInUse.
+ *
+ * Tags: the API accepts `tags` on POST for every ML2 cloud, but Neutron stores them only when
+ * ML2's `tag_ports_during_bulk_creation` extension driver is enabled (extension
+ * `tag-ports-during-bulk-creation`); otherwise they are dropped without an error (seen on the
+ * lab's Zed with `extension_drivers = port_security`). So when the new port lacks any of the
+ * tags asked for, they are set with PUT ports/{id}/tags and the port is read again (two more
+ * requests, only on such clouds), so the returned port carries its tags and current revision.
+ * If tagging fails the port exists untagged: the error names it so the caller can remove it.
+ */
 export async function createPort(sc: ServiceClient, opts: CreatePortOpts, signal?: AbortSignal): Promise<Port> {
-  return (await sc.post<{ port: Port }>(portUrls.list(), { port: opts }, { ok: [201], signal })).data.port;
+  const port = (await sc.post<{ port: Port }>(portUrls.list(), { port: opts }, { ok: [201], signal })).data.port;
+  const wanted = opts.tags ?? [];
+  const have = port.tags ?? [];
+  if (!wanted.some((t) => !have.includes(t))) return port;
+  try {
+    await replaceTags(sc, 'ports', port.id, [...new Set([...have, ...wanted])], signal);
+    return await getPort(sc, port.id, signal);
+  } catch (err) {
+    throw new FerryError(`network: port ${port.id} was created but tagging it failed (Neutron dropped the tags given on create): ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** Updates a port (PUT, safe to repeat); `ifRevision` makes it fail with 412 if the port changed since. */

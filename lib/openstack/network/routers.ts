@@ -2,12 +2,13 @@
 // https://docs.openstack.org/api-ref/network/v2/#routers-routers
 // Source: neutron_lib/api/definitions/l3.py, l3_ext_gw_mode.py, extraroute.py, dvr.py,
 // l3_ext_ha_mode.py; neutron/db/l3_db.py (interface info, "Router already has a port on
-// subnet"), neutron_lib/exceptions/l3.py (Zed).
-import { isNotFound, isStatus } from '../../errors.js';
+// subnet", PortInUse for a port already plugged; removing by port deletes the port),
+// neutron_lib/exceptions/l3.py (Zed).
+import { isConflict, isNotFound, isStatus } from '../../errors.js';
 import { paginate, type PageOptions } from '../paginate.js';
 import type { ServiceClient } from '../service-client.js';
 import { waitFor, type WaitOptions } from '../wait.js';
-import { listPorts } from './ports.js';
+import { getPort, listPorts, type Port } from './ports.js';
 import { deleteNeutronResource, ifRevisionHeaders, toNeutronQuery, type NeutronListQuery } from './tags.js';
 
 // ---- types ----------------------------------------------------------------
@@ -158,9 +159,11 @@ export function deleteRouter(sc: ServiceClient, id: string, opts: DeleteRouterOp
 
 export interface AddInterfaceExtra {
   /**
-   * When the router already has a port on the subnet (400 "Router already has a port on
-   * subnet"), return that interface instead of failing (default true). This is what makes
-   * the call safe to retry: a repeat after a lost reply finds the first one's port.
+   * When the interface is already there, return it instead of failing (default true): by
+   * subnet Neutron answers 400 "Router already has a port on subnet"; by port, 409 PortInUse
+   * "Port already has an attached device <router>" (the port's device_id is then this router).
+   * This is what makes the call safe to retry: a repeat after a lost reply finds the first
+   * one's port.
    */
   adoptExisting?: boolean;
   signal?: AbortSignal;
@@ -177,6 +180,10 @@ export async function addRouterInterface(sc: ServiceClient, routerId: string, ta
       const found = await findRouterInterface(sc, routerId, target.subnet_id, extra.signal);
       if (found) return found;
     }
+    if (extra.adoptExisting !== false && 'port_id' in target && isConflict(err) && err.type === 'PortInUse') {
+      const p = await getPort(sc, target.port_id, extra.signal);
+      if (p.device_id === routerId && p.device_owner.startsWith('network:router_interface')) return interfaceInfo(routerId, p, p.fixed_ips[0]?.subnet_id ?? '');
+    }
     throw err;
   }
 }
@@ -185,17 +192,22 @@ export async function addRouterInterface(sc: ServiceClient, routerId: string, ta
 export async function findRouterInterface(sc: ServiceClient, routerId: string, subnetId: string, signal?: AbortSignal): Promise<RouterInterfaceInfo | undefined> {
   for await (const p of listPorts(sc, { device_id: routerId, fixed_ips: [{ subnet_id: subnetId }] }, { signal })) {
     if (p.device_owner === 'network:router_gateway') continue;
-    return {
-      id: routerId,
-      tenant_id: p.tenant_id,
-      project_id: p.project_id,
-      port_id: p.id,
-      network_id: p.network_id,
-      subnet_id: subnetId,
-      subnet_ids: p.fixed_ips.map((f) => f.subnet_id),
-    };
+    return interfaceInfo(routerId, p, subnetId);
   }
   return undefined;
+}
+
+/** An interface port in add_router_interface's reply shape. */
+function interfaceInfo(routerId: string, p: Port, subnetId: string): RouterInterfaceInfo {
+  return {
+    id: routerId,
+    tenant_id: p.tenant_id,
+    project_id: p.project_id,
+    port_id: p.id,
+    network_id: p.network_id,
+    subnet_id: subnetId,
+    subnet_ids: p.fixed_ips.map((f) => f.subnet_id),
+  };
 }
 
 export interface RemoveInterfaceOpts {

@@ -136,7 +136,12 @@ export class EventCursor {
 export interface FollowEventsOpts extends EventCursorOpts {
   /** Pause between polls (default 2 s). */
   intervalMs?: number;
-  /** Stops following (after that poll's events) once this returns true, e.g. when the stack left *_IN_PROGRESS. */
+  /**
+   * Ends the follow once this returns true, e.g. when the stack left *_IN_PROGRESS. It is asked
+   * before each poll, and a true answer still gets that poll's events: Heat writes a stack's
+   * final event before its new status, so every event up to the status `until` saw is yielded
+   * (asking after the poll would lose events written between the poll and the status read).
+   */
   until?: () => boolean | Promise<boolean>;
   /** Aborting ends the follow with the signal's reason (thrown from the iteration), even mid-request. */
   signal?: AbortSignal;
@@ -159,16 +164,19 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Follows a stack's events as they happen: polls every `intervalMs` and yields each new event
- * once, oldest first. Ends when the caller stops iterating, `until` returns true, or the
- * signal aborts.
+ * once, oldest first. Ends when the caller stops iterating, after the poll that follows
+ * `until` returning true, or when the signal aborts.
  */
 export async function* followEvents(sc: ServiceClient, stack: StackIdentity, opts: FollowEventsOpts = {}): AsyncGenerator<StackEvent, void, undefined> {
   const cursor = new EventCursor(sc, stack, opts);
   const interval = opts.intervalMs ?? 2_000;
   for (;;) {
     let fresh: StackEvent[];
+    let finished = false;
     try {
       opts.signal?.throwIfAborted();
+      // Asked before the poll: the poll then sees every event written before the status `until` read.
+      if (opts.until) finished = await opts.until();
       fresh = await cursor.poll(opts.signal);
     } catch (err) {
       // An abort mid-request surfaces from the transport as ConnectionError ABORTED: report the reason instead.
@@ -176,7 +184,7 @@ export async function* followEvents(sc: ServiceClient, stack: StackIdentity, opt
       throw err;
     }
     for (const e of fresh) yield e;
-    if (opts.until && (await opts.until())) return;
+    if (finished) return;
     await sleep(interval, opts.signal);
   }
 }

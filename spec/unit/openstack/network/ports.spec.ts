@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import nock from 'nock';
-import { ConflictError, ResourceFailureError } from '../../../../lib/errors.js';
+import { ConflictError, FerryError, ResourceFailureError } from '../../../../lib/errors.js';
 import {
   createPort,
   deletePort,
@@ -114,6 +114,38 @@ describe('network/ports', () => {
     expect(p.status).to.equal('DOWN');
     expect(p.fixed_ips).to.deep.equal([{ subnet_id: 's1', ip_address: '192.168.10.5' }]);
     expect(p.tags).to.deep.equal(['ferry:plan=web']);
+    expectAllCalled();
+  });
+
+  it('sets the tags after create when Neutron dropped them (no tag_ports_during_bulk_creation driver, as in the lab)', async () => {
+    const { site } = testSite();
+    mockAuth();
+    // The lab's Zed Neutron (extension_drivers = port_security) answers 201 with tags: [] for a POST with tags.
+    nock(NEUTRON)
+      .post('/v2.0/ports', { port: { network_id: 'n1', tags: ['ferry:plan=web', 'ferry:run=r1'] } })
+      .reply(201, { port: port('p9', 'DOWN', { tags: [], revision_number: 1 }) })
+      .put('/v2.0/ports/p9/tags', { tags: ['ferry:plan=web', 'ferry:run=r1'] })
+      .reply(200, { tags: ['ferry:plan=web', 'ferry:run=r1'] })
+      .get('/v2.0/ports/p9')
+      .reply(200, { port: port('p9', 'DOWN', { tags: ['ferry:plan=web', 'ferry:run=r1'], revision_number: 2 }) });
+    const p = await createPort(site.network, { network_id: 'n1', tags: ['ferry:plan=web', 'ferry:run=r1'] });
+    expect(p.tags).to.deep.equal(['ferry:plan=web', 'ferry:run=r1']);
+    expect(p.revision_number, 'the revision after tagging').to.equal(2);
+    expectAllCalled();
+  });
+
+  it('names the created port when tagging it afterwards fails', async () => {
+    const { site } = testSite();
+    mockAuth();
+    nock(NEUTRON)
+      .post('/v2.0/ports')
+      .reply(201, { port: port('p9', 'DOWN', { tags: [] }) })
+      .put('/v2.0/ports/p9/tags')
+      .reply(400, neutronError('InvalidInput', 'Invalid input for operation: tags.'));
+    const err = await caught(createPort(site.network, { network_id: 'n1', tags: ['x'] }));
+    expect(err).to.be.instanceOf(FerryError);
+    expect((err as Error).message).to.match(/port p9 was created but tagging it failed/);
+    expect((err as Error).message).to.match(/Invalid input/);
     expectAllCalled();
   });
 

@@ -122,6 +122,40 @@ describe('network/routers', () => {
     expectAllCalled();
   });
 
+  it('adopts the interface when the same port is plugged again (409 PortInUse naming this router, as the lab answers)', async () => {
+    const { site } = testSite();
+    mockAuth();
+    // Message: neutron_lib/exceptions PortInUse, as the lab's Zed Neutron returned it for a repeated add by port.
+    nock(NEUTRON)
+      .put('/v2.0/routers/r1/add_router_interface', { port_id: 'p-if' })
+      .reply(409, neutronError('PortInUse', 'Unable to complete operation on port p-if for network n1. Port already has an attached device r1.'))
+      .get('/v2.0/ports/p-if')
+      .reply(200, {
+        port: { id: 'p-if', network_id: 'n1', device_id: 'r1', device_owner: 'network:router_interface', fixed_ips: [{ subnet_id: 's1', ip_address: '192.168.10.254' }], project_id: PROJECT_ID, tenant_id: PROJECT_ID },
+      });
+    const info = await addRouterInterface(site.network, 'r1', { port_id: 'p-if' });
+    expect(info).to.deep.equal(interfaceInfo);
+    expectAllCalled();
+  });
+
+  it('keeps PortInUse a conflict when the port belongs to something else (a server, another router)', async () => {
+    const { site } = testSite();
+    mockAuth();
+    nock(NEUTRON)
+      .put('/v2.0/routers/r1/add_router_interface', { port_id: 'p-vm' })
+      .reply(409, neutronError('PortInUse', 'Unable to complete operation on port p-vm for network n1. Port already has an attached device srv-1.'))
+      .get('/v2.0/ports/p-vm')
+      .reply(200, { port: { id: 'p-vm', network_id: 'n1', device_id: 'srv-1', device_owner: 'compute:nova', fixed_ips: [], project_id: PROJECT_ID, tenant_id: PROJECT_ID } })
+      .put('/v2.0/routers/r1/add_router_interface', { port_id: 'p-if' })
+      .reply(409, neutronError('PortInUse', 'Unable to complete operation on port p-if for network n1. Port already has an attached device r1.'));
+    const other = await caught(addRouterInterface(site.network, 'r1', { port_id: 'p-vm' }));
+    expect(other).to.be.instanceOf(ConflictError);
+    expect((other as ConflictError).type).to.equal('PortInUse');
+    const off = await caught(addRouterInterface(site.network, 'r1', { port_id: 'p-if' }, { adoptExisting: false }));
+    expect(off).to.be.instanceOf(ConflictError);
+    expectAllCalled();
+  });
+
   it('fails on an existing interface when adoption is off, and on other bad requests', async () => {
     const { site } = testSite();
     mockAuth();

@@ -135,7 +135,11 @@ describe('orchestration/events', () => {
       .reply(200, { events: [] })
       .get(events)
       .query({ sort_dir: 'asc', nested_depth: '1', marker: 'e1', limit: '100' })
-      .reply(200, { events: [event('e2', 'CREATE_COMPLETE', 'stack')] });
+      .reply(200, { events: [event('e2', 'CREATE_COMPLETE', 'stack')] })
+      // The poll after `until` said done: nothing new.
+      .get(events)
+      .query({ sort_dir: 'asc', nested_depth: '1', marker: 'e2', limit: '100' })
+      .reply(200, { events: [] });
     let done = false;
     const seen: StackEvent[] = [];
     for await (const e of followEvents(site.orchestration, ident, { nested_depth: 1, intervalMs: 1, until: () => done })) {
@@ -143,6 +147,32 @@ describe('orchestration/events', () => {
       if (e.resource_status === 'CREATE_COMPLETE') done = true;
     }
     expect(seen.map((e) => e.id)).to.deep.equal(['e1', 'e2']);
+    expectAllCalled();
+  });
+
+  it('yields the final event written just before the status that ended the follow (until asked before the poll)', async () => {
+    const { site } = testSite();
+    mockAuth();
+    // Heat (engine/stack.py _persist_state) adds the stack's event, then stores its status: a
+    // follower whose `until` reads COMPLETE must still poll once more to see that event.
+    let stackDone = false;
+    nock(HEAT)
+      .get(events)
+      .query({ sort_dir: 'asc', limit: '100' })
+      .reply(200, () => ({ events: [event('e1')] }))
+      .get(events)
+      .query({ sort_dir: 'asc', marker: 'e1', limit: '100' })
+      .reply(200, () => ({ events: stackDone ? [event('e2', 'UPDATE_COMPLETE', 'web')] : [] }));
+    let asked = 0;
+    const until = () => {
+      asked++;
+      // The stack finishes (event e2 written, then the status) between the first poll and the second question.
+      if (asked === 2) stackDone = true;
+      return stackDone;
+    };
+    const seen = await collect(followEvents(site.orchestration, ident, { intervalMs: 1, until }));
+    expect(seen.map((e) => `${e.id}:${e.resource_status}`)).to.deep.equal(['e1:CREATE_IN_PROGRESS', 'e2:UPDATE_COMPLETE']);
+    expect(asked).to.equal(2);
     expectAllCalled();
   });
 
