@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { withLabFallback } from '../config/clouds.js';
 import { FerryError } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
+import { catalogRebuild } from './catalog.js';
 import { FORMATS, type Format } from './output.js';
 import { planSchema, planValidate } from './plan.js';
 import { sitesCheck } from './sites.js';
@@ -71,6 +72,22 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('print the JSON Schema of plan files, for editors')
     .action(() => {
       io.out(planSchema());
+    });
+  const catalog = program.command('catalog').description("the engine's catalog (plans, recovery points, runs)");
+  catalog
+    .command('rebuild')
+    .description("rebuild the catalog from the bank (recovery points in a site's object store); idempotent")
+    .requiredOption('--from <cloud>', 'the site holding the bank (the secondary), a cloud from clouds.yaml')
+    .option('--db <url>', 'catalog URL (default sqlite:///var/lib/ferry/catalog.db)')
+    .option('--container <name>', 'the bank container', 'ferry-bank')
+    .option('--plan <name...>', 'only these plans')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
+    .action(async (o: { from: string; db?: string; container: string; plan?: string[]; format: Format }) => {
+      const { load, labFile } = withLabFallback();
+      if (labFile) io.err(`ferry: no clouds.yaml found; using the lab's ${labFile}`);
+      const r = await catalogRebuild({ from: o.from, db: o.db, container: o.container, plans: o.plan, format: o.format, logger: logger(), load });
+      io.out(r.text);
+      setExit(r.ok ? 0 : 1);
     });
   return program;
 }

@@ -1,0 +1,264 @@
+// Rebuilding the catalog from the bank: an in-memory Swift behind nock (listing with prefix,
+// delimiter, marker and limit as swift/container/server.py does; GET/HEAD/PUT/DELETE objects
+// with MD5 Etags as swift/proxy/controllers/obj.py) and a SQLite in-memory catalog.
+import { createHash } from 'node:crypto';
+import { expect } from 'chai';
+import nock from 'nock';
+import { openCatalog, type Catalog } from '../../../lib/catalog/db.js';
+import { CatalogRepo } from '../../../lib/catalog/repo.js';
+import type { Inventory } from '../../../lib/inventory/model.js';
+import { MemoryLogger } from '../../../lib/log.js';
+import { BankNotFoundError, bankPaths, ensureBank, planDocument, putEpoch, putPlanDocument, putRecoveryPoint } from '../../../lib/replication/bank.js';
+import { rebuildCatalog } from '../../../lib/replication/rebuild.js';
+import { buildRecoveryPoint, type RecoveryPointManifest } from '../../../lib/replication/recovery-point.js';
+import type { Site } from '../../../lib/openstack/site.js';
+import { PROJECT_ID, SWIFT, mockAuth, testSite, useNock } from '../../support/fake-cloud.js';
+
+const account = `/v1/AUTH_${PROJECT_ID}`;
+const C = 'ferry-bank';
+const md5 = (b: string | Buffer) => createHash('md5').update(b).digest('hex');
+const notFound = '<html><h1>Not Found</h1><p>The resource could not be found.</p></html>';
+
+/** A Swift container in memory. Requests are counted as "METHOD name" for assertions. */
+class FakeSwift {
+  readonly objects = new Map<string, string>();
+  readonly requests: string[] = [];
+
+  constructor(readonly container = C) {
+    const base = `${account}/${container}`;
+    const nameOf = (uri: string) => decodeURIComponent(new URL(uri, SWIFT).pathname.slice(base.length + 1));
+    const isObject = (uri: string) => uri.startsWith(`${base}/`);
+    nock(SWIFT)
+      .persist()
+      .put(base)
+      .reply(201, '')
+      .get((uri) => uri.split('?')[0] === base)
+      .query(true)
+      .reply(200, (uri) => {
+        const q = new URL(uri, SWIFT).searchParams;
+        this.requests.push(`LIST ${q.get('prefix') ?? ''}`);
+        return this.list(q.get('prefix') ?? '', q.get('delimiter') ?? undefined, q.get('marker') ?? '', Number(q.get('limit') ?? 10000));
+      })
+      .get(isObject)
+      .reply((uri) => {
+        const name = nameOf(uri);
+        this.requests.push(`GET ${name}`);
+        const body = this.objects.get(name);
+        return body === undefined ? [404, notFound] : [200, body, { Etag: md5(body), 'Content-Length': String(Buffer.byteLength(body)) }];
+      })
+      .head(isObject)
+      .reply((uri) => {
+        const name = nameOf(uri);
+        this.requests.push(`HEAD ${name}`);
+        const body = this.objects.get(name);
+        return body === undefined ? [404, ''] : [200, '', { Etag: md5(body), 'Content-Length': String(Buffer.byteLength(body)) }];
+      })
+      .put(isObject)
+      .reply((uri, body) => {
+        const name = nameOf(uri);
+        this.requests.push(`PUT ${name}`);
+        // nock hands JSON bodies over parsed; the bank writes JSON.stringify(doc, null, 2) + '\n'.
+        const text = typeof body === 'string' ? body : `${JSON.stringify(body, null, 2)}\n`;
+        this.objects.set(name, text);
+        return [201, '', { Etag: md5(text) }];
+      })
+      .delete(isObject)
+      .reply((uri) => {
+        const name = nameOf(uri);
+        this.requests.push(`DELETE ${name}`);
+        return this.objects.delete(name) ? [204, ''] : [404, notFound];
+      });
+  }
+
+  private list(prefix: string, delimiter: string | undefined, marker: string, limit: number) {
+    const out: ({ subdir: string } | { name: string; hash: string; bytes: number; content_type: string; last_modified: string })[] = [];
+    for (const name of [...this.objects.keys()].sort()) {
+      if (!name.startsWith(prefix)) continue;
+      const cut = delimiter ? name.indexOf(delimiter, prefix.length) : -1;
+      const shown = cut >= 0 ? name.slice(0, cut + 1) : name;
+      if (shown <= marker) continue;
+      if (cut >= 0) {
+        if (!out.some((e) => 'subdir' in e && e.subdir === shown)) out.push({ subdir: shown });
+      } else {
+        const body = this.objects.get(name)!;
+        out.push({ name, hash: md5(body), bytes: Buffer.byteLength(body), content_type: 'application/json', last_modified: '2026-11-27T03:05:00.000000' });
+      }
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  gets(suffix: string): number {
+    return this.requests.filter((r) => r.startsWith('GET ') && r.endsWith(suffix)).length;
+  }
+}
+
+function inventory(): Inventory {
+  const flavor = { key: 'm1.tiny', name: 'm1.tiny', vcpus: 1, ram: 512, disk: 1, ephemeral: 0, swap: 0, extraSpecs: {} };
+  return {
+    schemaVersion: 1,
+    site: 'site-a',
+    projectId: 'p-1',
+    discoveredAt: '2026-11-27T00:00:00.000Z',
+    selectors: { tags: ['dr'] },
+    members: [
+      {
+        server: { id: 'srv-1', name: 'web-1', status: 'ACTIVE', powerState: 'running', flavor, bootFromVolume: false, availabilityZone: 'nova', metadata: {}, tags: ['dr'], serverGroups: [], locked: false, configDrive: false, diskConfig: 'MANUAL', userId: 'u', projectId: 'p-1', createdAt: '2026-11-27T00:00:00Z' },
+        ports: [],
+        volumes: [{ id: 'vol-1', name: 'data', size: 1, bootable: false, device: '/dev/vdb', attachmentOrder: 0, availabilityZone: 'nova', metadata: {}, multiattach: false, encrypted: false, status: 'in-use' }],
+        selectedBy: ['tag'],
+      },
+    ],
+    networks: {},
+    subnets: {},
+    securityGroups: {},
+    flavors: { 'm1.tiny': flavor },
+    images: {},
+    volumeTypes: {},
+    keypairs: {},
+    serverGroups: {},
+    warnings: [],
+  };
+}
+
+const SPEC = { name: 'shop', project: 'p-1', primary: 'site-a', secondary: 'site-b', tier: 'pilot-light', rpo: { text: '1h', ms: 3_600_000 } };
+const PLAN = planDocument({ name: 'shop', project: 'p-1', primarySite: 'site-a', secondarySite: 'site-b', tier: 'pilot-light', rpoMs: 3_600_000, spec: SPEC }, '2026-11-27T00:00:00Z');
+
+function point(hour: number, data = true): RecoveryPointManifest {
+  const t = `2026-11-27T0${hour}:00:00.000Z`;
+  return buildRecoveryPoint({
+    id: `00000000-0000-4000-8000-00000000000${hour}`,
+    plan: { name: 'shop', specHash: PLAN.specHash, epoch: 2 },
+    inventory: inventory(),
+    volumes: data ? [{ sourceVolumeId: 'vol-1', mover: 'cinder-backup', primaryBackupId: `b${hour}`, secondaryBackupId: `b${hour}`, incremental: hour > 1, sizeGb: 1, dataTimestamp: t, backupService: 'cinder.backup.drivers.swift.SwiftBackupDriver' }] : [],
+    images: [],
+    targetSite: 'site-b',
+    createdAt: t,
+    completedAt: `2026-11-27T0${hour}:05:00.000Z`,
+  });
+}
+
+/**
+ * The bank as a primary's daemon left it: plan, epoch 2 (failed over to site-b), points 1 and
+ * 2 complete, 3 partial (no data for vol-1), 4 an interrupted upload (no COMPLETE), 5 a
+ * marker without manifest.
+ */
+async function seed(site: Site, swift: FakeSwift): Promise<RecoveryPointManifest[]> {
+  const sc = site.objectStore;
+  await ensureBank(sc);
+  await putPlanDocument(sc, PLAN);
+  await putEpoch(sc, 'shop', { epoch: 2, activeSite: 'site-b', updatedAt: '2026-11-27T06:00:00.000Z' });
+  const points = [point(1), point(2), point(3, false), point(4), point(5)];
+  for (const p of points.slice(0, 4)) await putRecoveryPoint(sc, p);
+  swift.objects.delete(bankPaths.complete('shop', points[3]!.createdAt, points[3]!.id));
+  swift.objects.set(bankPaths.complete('shop', points[4]!.createdAt, points[4]!.id), '{}\n');
+  swift.requests.length = 0;
+  return points;
+}
+
+describe('replication/rebuild', () => {
+  useNock();
+  let catalog: Catalog;
+  let repo: CatalogRepo;
+
+  beforeEach(async () => {
+    catalog = await openCatalog('sqlite::memory:');
+    repo = new CatalogRepo(catalog);
+  });
+  afterEach(async () => {
+    await catalog.close();
+  });
+
+  it('rebuilds plans, epochs and points from the bank alone, partial points as partial', async () => {
+    const { site } = testSite();
+    mockAuth();
+    const swift = new FakeSwift();
+    const points = await seed(site, swift);
+    const logger = new MemoryLogger();
+    const counts = await rebuildCatalog(site, repo, { pageSize: 3, logger });
+    expect(counts.plans).to.deep.equal({ seen: 1, created: 1, updated: 0, unchanged: 0, epochRaised: 1, failed: 0 });
+    expect(counts.points).to.deep.equal({ seen: 5, complete: 2, partial: 2, finished: 0, skipped: 0, failed: 1 });
+    expect(counts.problems.map((p) => [p.pointId, p.message])).to.deep.equal([
+      [points[4]!.id, 'COMPLETE marker without a manifest; not recorded'],
+      [points[3]!.id, 'no COMPLETE marker (an interrupted upload): recorded as partial'],
+    ]);
+    const plan = (await repo.plans.get('shop'))!;
+    expect(plan).to.include({ project: 'p-1', primarySite: 'site-a', secondarySite: 'site-b', tier: 'pilot-light', rpoMs: 3_600_000, specHash: PLAN.specHash, epoch: 2, activeSite: 'site-b' });
+    expect(plan.spec).to.deep.equal(SPEC);
+    const rows = await repo.points.list('shop');
+    expect(rows.map((r) => [r.id.slice(-1), r.status, r.manifestVersion])).to.deep.equal([
+      ['4', 'partial', 1],
+      ['3', 'partial', 1],
+      ['2', 'complete', 1],
+      ['1', 'complete', 1],
+    ]);
+    const latest = (await repo.points.latestComplete('shop'))!;
+    expect(latest.id).to.equal(points[1]!.id);
+    expect(latest.manifest).to.deep.equal(points[1]);
+    expect(latest).to.include({ consistency: 'crash', sourceSite: 'site-a', targetSite: 'site-b', sizeBytes: 1024 ** 3 });
+    expect(latest.createdAt.toISOString()).to.equal('2026-11-27T02:00:00.000Z');
+    // One GET per manifest read, none for COMPLETE markers; listings are paged.
+    expect(swift.gets('manifest.json')).to.equal(4);
+    expect(swift.gets('COMPLETE')).to.equal(0);
+    expect(swift.requests.filter((r) => r.startsWith('LIST plans/shop/points/')).length).to.equal(4);
+    expect(logger.lines.some((l) => l.level === 'warn' && l.msg.includes('COMPLETE marker without a manifest'))).to.equal(true);
+  });
+
+  it('is idempotent: a second run changes nothing and reads no manifest', async () => {
+    const { site } = testSite();
+    mockAuth();
+    const swift = new FakeSwift();
+    await seed(site, swift);
+    await rebuildCatalog(site, repo);
+    const before = JSON.stringify(await repo.points.list('shop'));
+    const planBefore = await repo.plans.get('shop');
+    swift.requests.length = 0;
+    const again = await rebuildCatalog(site, repo);
+    expect(again.plans).to.deep.equal({ seen: 1, created: 0, updated: 0, unchanged: 1, epochRaised: 0, failed: 0 });
+    expect(again.points).to.deep.equal({ seen: 5, complete: 0, partial: 0, finished: 0, skipped: 4, failed: 1 });
+    expect(JSON.stringify(await repo.points.list('shop'))).to.equal(before);
+    expect(await repo.plans.get('shop')).to.deep.equal(planBefore);
+    expect(swift.gets('manifest.json')).to.equal(0);
+  });
+
+  it('records a point the catalog has only as in-progress, and skips manifests that fail verification', async () => {
+    const { site } = testSite();
+    mockAuth();
+    const swift = new FakeSwift();
+    const points = await seed(site, swift);
+    await repo.plans.upsert({ name: 'shop', project: 'p-1', primarySite: 'site-a', secondarySite: 'site-b', tier: 'pilot-light', rpoMs: 3_600_000, spec: SPEC });
+    await repo.points.insert({ planName: 'shop', id: points[0]!.id, consistency: 'crash', createdAt: new Date(points[0]!.createdAt) });
+    // Point 2's manifest edited in the bank: Swift's MD5 matches, its own checksum does not.
+    const name = bankPaths.manifest('shop', points[1]!.createdAt, points[1]!.id);
+    swift.objects.set(name, swift.objects.get(name)!.replace('"b2"', '"b9"'));
+    const counts = await rebuildCatalog(site, repo);
+    expect(counts.plans).to.include({ created: 0, unchanged: 1, epochRaised: 1 });
+    expect(counts.points).to.deep.equal({ seen: 5, complete: 0, partial: 2, finished: 1, skipped: 0, failed: 2 });
+    expect(counts.problems.find((p) => p.pointId === points[1]!.id)!.message).to.match(/^not recorded: object ferry-bank\/.*: invalid recovery point manifest: \$\.checksums\.manifest: the manifest's content hashes to/);
+    expect((await repo.points.get(points[0]!.id))!.status).to.equal('complete');
+    expect(await repo.points.get(points[1]!.id)).to.equal(undefined);
+  });
+
+  it('rebuilds only the plans asked for, and reports a plan without plan.json', async () => {
+    const { site } = testSite();
+    mockAuth();
+    const swift = new FakeSwift();
+    await seed(site, swift);
+    swift.objects.set('plans/orphan/points/2026-11-27T01:00:00.000Z_x/COMPLETE', '{}\n');
+    const counts = await rebuildCatalog(site, repo, { plans: ['orphan', 'missing'] });
+    expect(counts.plans).to.include({ seen: 1, failed: 1, created: 0 });
+    expect(counts.problems.map((p) => `${p.plan}: ${p.message}`)).to.deep.equal(['missing: not in the bank', 'orphan: plan not recorded: the bank has points but no plan.json']);
+    expect(await repo.plans.list()).to.deep.equal([]);
+  });
+
+  it('refuses a container that is not a bank', async () => {
+    const { site } = testSite();
+    mockAuth();
+    new FakeSwift('empty');
+    const err = await rebuildCatalog(site, repo, { container: 'empty' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(BankNotFoundError);
+  });
+});
