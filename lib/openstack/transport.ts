@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse, type ResponseType } from 'axios';
 import pRetry, { AbortError } from 'p-retry';
 import { ConfigError, ConnectionError, FerryError, httpErrorFor, HttpError } from '../errors.js';
@@ -31,7 +32,11 @@ export interface RequestOptions {
   headers?: Record<string, string> | undefined;
   /** Accepted statuses; default any 2xx. */
   ok?: number[] | undefined;
-  /** `json` (default), `stream` (a Readable of the body), `text` or `buffer`. */
+  /**
+   * `json` (default), `stream` (a Readable of the body), `text` or `buffer`. A streamed response
+   * with no body (204, 304, HEAD, Content-Length 0) is read to its end here, releasing its
+   * connection, and handed back as an already-ended empty Readable.
+   */
   responseType?: 'json' | 'stream' | 'text' | 'buffer' | undefined;
   /** Whether the call may be repeated safely. Default: true for GET/HEAD/PUT/DELETE, false otherwise. */
   idempotent?: boolean | undefined;
@@ -151,6 +156,26 @@ async function readSome(stream: Readable, limit = 65_536): Promise<Buffer> {
   }
   stream.destroy();
   return Buffer.concat(chunks).subarray(0, limit);
+}
+
+/** A response with no body to read: 204, 304, the answer to a HEAD, or Content-Length 0. */
+function bodyless(status: number, method: Method, headers: Record<string, string>): boolean {
+  return status === 204 || status === 304 || method === 'HEAD' || headers['content-length'] === '0';
+}
+
+/**
+ * Reads a body-less response to its end, so its keep-alive socket goes back to the pool (a
+ * response left unread keeps its socket, and the process, alive), and gives an already-ended
+ * empty stream in its place: a caller may read it or drop it.
+ */
+async function drained(stream: Readable): Promise<Readable> {
+  stream.resume();
+  await finished(stream).catch(() => undefined);
+  const empty = new Readable({ read() {} });
+  empty.push(null);
+  empty.resume();
+  await finished(empty);
+  return empty;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -368,7 +393,8 @@ export class Transport {
     }
     let body: unknown;
     if (wantStream) {
-      body = res.data;
+      const stream = res.data as Readable;
+      body = bodyless(res.status, opts.method, resHeaders) ? await drained(stream) : stream;
     } else if (opts.responseType === 'buffer') {
       body = Buffer.from(res.data as ArrayBuffer);
     } else if (opts.responseType === 'text') {

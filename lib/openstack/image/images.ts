@@ -7,7 +7,6 @@
 // os_hash_value (v2.7, Rocky) exist in every release Ferry supports, so nothing is guarded.
 import { createHash, getHashes, type Hash } from 'node:crypto';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import { BadResponseError, FerryError, isNotFound, NotSupportedError } from '../../errors.js';
 import { paginate, type PageOptions } from '../paginate.js';
 import type { ServiceClient } from '../service-client.js';
@@ -552,11 +551,8 @@ export async function downloadImageData(sc: ServiceClient, id: string, opts: Dow
     headers: opts.range ? { Range: opts.range } : undefined,
     signal: opts.signal,
   });
+  // The transport has already read a 204's empty body, releasing its connection.
   if (res.status === 204) {
-    // Read the empty body to its end so the connection goes back to the pool: a response
-    // destroyed complete but unread keeps its socket referenced (and the process alive).
-    res.data.resume();
-    await finished(res.data).catch(() => undefined);
     throw new BadResponseError(`image ${id} has no data (Glance answered 204: upload it first, or its store lost it)`);
   }
   const contentMd5 = res.headers['content-md5'];

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { expect } from 'chai';
 import nock from 'nock';
 import { ConnectionError, HttpError, ServerError, TooManyRequestsError, UnauthorizedError } from '../../../lib/errors.js';
@@ -5,6 +6,7 @@ import { MemoryLogger } from '../../../lib/log.js';
 import { Redactor } from '../../../lib/redact.js';
 import { parseRetryAfter, Transport, type TokenSource } from '../../../lib/openstack/transport.js';
 import { NOVA, PASSWORD, TOKEN, TOKEN2, expectAllCalled, mockAuth, mockNovaVersion, testSite, useNock } from '../../support/fake-cloud.js';
+import { drain, localServer, withoutNock } from '../../support/streams.js';
 
 async function fails(p: Promise<unknown>): Promise<Error> {
   try {
@@ -204,6 +206,53 @@ describe('transport', () => {
     nock(NOVA).get('/v2.1/x').reply(404, { itemNotFound: { code: 404, message: 'no such thing' } });
     const err = (await fails(t.request({ method: 'GET', url: `${NOVA}/v2.1/x`, auth: false, responseType: 'stream' }))) as HttpError;
     expect(err.detail).to.equal('no such thing');
+  });
+
+  it('drains a streamed response without a body (204, 304, HEAD, Content-Length 0) and hands back an ended empty stream, freeing its keep-alive socket', async () => {
+    // Real HTTP on 127.0.0.1 (nock off): what matters is whether the socket goes back to the pool.
+    const server = await localServer((req, res) => {
+      if (req.url === '/no-content') res.writeHead(204).end();
+      else if (req.url === '/not-modified') res.writeHead(304, { ETag: '"e1"' }).end();
+      else if (req.url === '/empty') res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': '0' }).end();
+      // Node leaves out the body of a HEAD answer; its Content-Length still says 5.
+      else res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': '5' }).end('hello');
+    });
+    try {
+      const t = transport();
+      const stream = (method: 'GET' | 'HEAD', path: string, ok?: number[]) => t.request<Readable>({ method, url: `${server.origin}${path}`, auth: false, responseType: 'stream', ok });
+      const seen = await withoutNock(async () => {
+        const out: { status: number; ended: boolean; data: string }[] = [];
+        for (const [method, path, ok] of [
+          ['GET', '/no-content', undefined],
+          ['GET', '/not-modified', [304]],
+          ['HEAD', '/data', undefined],
+          ['GET', '/empty', undefined],
+          ['GET', '/no-content', undefined],
+        ] as const) {
+          const res = await stream(method, path, ok ? [...ok] : undefined);
+          out.push({ status: res.status, ended: res.data.readableEnded, data: (await drain(res.data)).toString() });
+        }
+        // Dropped without a read: nothing may be left holding the connection.
+        await stream('GET', '/no-content');
+        await stream('HEAD', '/data');
+        // A response with a body is the caller's to read, untouched.
+        const full = await stream('GET', '/data');
+        out.push({ status: full.status, ended: full.data.readableEnded, data: (await drain(full.data)).toString() });
+        return out;
+      });
+      expect(seen).to.deep.equal([
+        { status: 204, ended: true, data: '' },
+        { status: 304, ended: true, data: '' },
+        { status: 200, ended: true, data: '' },
+        { status: 200, ended: true, data: '' },
+        { status: 204, ended: true, data: '' },
+        { status: 200, ended: false, data: 'hello' },
+      ]);
+      // Eight requests in turn over one kept-alive connection: each body-less answer released it.
+      expect(server.connections).to.equal(1);
+    } finally {
+      await server.close();
+    }
   });
 
   it('reports every exchange to onResponse (metrics)', async () => {

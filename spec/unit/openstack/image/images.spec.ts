@@ -1,6 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import { expect } from 'chai';
@@ -29,8 +27,8 @@ import {
   type VerifyingStream,
 } from '../../../../lib/openstack/image/images.js';
 import { collect } from '../../../../lib/openstack/paginate.js';
-import type { Site } from '../../../../lib/openstack/site.js';
 import { GLANCE, PROJECT_ID, expectAllCalled, mockAuth, testSite, useNock } from '../../../support/fake-cloud.js';
+import { byteSource, drain, hashingSink, localServer, peakHeapGrowth, withoutNock, type LocalServer } from '../../../support/streams.js';
 
 const DATA = Buffer.from('hello, glance');
 const MD5 = createHash('md5').update(DATA).digest('hex');
@@ -81,12 +79,6 @@ async function fails(p: Promise<unknown>): Promise<Error> {
     return e as Error;
   }
   throw new Error('expected a rejection');
-}
-
-async function drain(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 describe('image/images', () => {
@@ -412,66 +404,20 @@ describe('image/images', () => {
 // endpoint lookup happen through nock before).
 
 const MiB = 1024 * 1024;
-const CHUNK = 64 * 1024;
-const BLOCK = randomBytes(MiB);
-
-/** `total` bytes cut from one random block at shifting offsets: no allocation per chunk. */
-function* pieces(total: number): Generator<Buffer> {
-  for (let i = 0, sent = 0; sent < total; i++) {
-    const len = Math.min(CHUNK, total - sent);
-    const off = (i * 40_503) % (BLOCK.length - CHUNK);
-    yield BLOCK.subarray(off, off + len);
-    sent += len;
-  }
-}
-
-function generated(total: number): Readable {
-  return Readable.from(pieces(total), { objectMode: false });
-}
-
-function heap(): number {
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
-
-/** Samples heap + array buffers while `fn` runs; returns the largest growth over the start. */
-async function peakGrowth(fn: () => Promise<void>): Promise<number> {
-  const base = heap();
-  let peak = 0;
-  const t = setInterval(() => (peak = Math.max(peak, heap() - base)), 5);
-  try {
-    await fn();
-  } finally {
-    clearInterval(t);
-  }
-  return Math.max(peak, heap() - base);
-}
-
-/** Authenticates through nock, then runs `fn` with nock's interceptor off. */
-async function withoutNock<T>(site: Site, fn: () => Promise<T>): Promise<T> {
-  await site.connect();
-  nock.restore();
-  try {
-    return await fn();
-  } finally {
-    nock.activate();
-  }
-}
+const { generated } = byteSource(64 * 1024, MiB);
 
 describe('image/images streaming (real HTTP on 127.0.0.1)', function () {
   // Generous for loaded CI machines; about 3 s of CPU on an idle one.
   this.timeout(120_000);
   const SIZE = 256 * MiB;
-  let server: http.Server;
-  let port: number;
+  let server: LocalServer;
   let received: { size: number; md5: string; sha256: string } | undefined;
-  let connections = 0;
 
   before(async () => {
     // A minimal Glance configured with hashing_algorithm = sha256 (cheaper than the default
     // sha512 for a test): hashes uploads as glance_store does and serves the same generated
     // bytes on download, with the digests it computed in the image record.
-    server = http.createServer((req, res) => {
+    server = await localServer((req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       // A queued image: Glance (Zed, seen in the lab) answers its download with 204, no body.
       if (req.method === 'GET' && path === '/v2/images/empty') {
@@ -509,45 +455,34 @@ describe('image/images streaming (real HTTP on 127.0.0.1)', function () {
       }
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('404 Not Found\n\nThe resource could not be found.\n\n   ');
     });
-    server.on('connection', () => connections++);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
   });
 
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  after(() => server.close());
   useNock();
 
   it('uploads 256 MiB then downloads it, hashes matching on both ends, heap growth under 64 MiB', async () => {
     nock.enableNetConnect('127.0.0.1');
-    const { site } = testSite({ endpoint_overrides: { image: `http://127.0.0.1:${port}` } });
+    const { site } = testSite({ endpoint_overrides: { image: server.origin } });
     mockAuth();
     let up: Awaited<ReturnType<typeof uploadImageData>> | undefined;
     const upGrowth = await withoutNock(site, () =>
-      peakGrowth(async () => void (up = await uploadImageData(site.image, 'big', generated(SIZE), { contentLength: SIZE, hashAlgo: 'sha256' }))),
+      peakHeapGrowth(async () => void (up = await uploadImageData(site.image, 'big', generated(SIZE), { contentLength: SIZE, hashAlgo: 'sha256' }))),
     );
     // What the server hashed on arrival is what the client hashed on the way out, and the
     // client's read-back check of checksum/os_hash_value passed (it returned the image).
     expect(received).to.deep.equal({ size: SIZE, md5: up!.sent.md5, sha256: up!.sent.os_hash_value });
     expect(up!.image?.os_hash_value).to.equal(received!.sha256);
 
-    let bytes = 0;
+    const counter = { bytes: 0 };
     let digests: ReturnType<VerifyingStream['digests']> | undefined;
     const downGrowth = await withoutNock(site, () =>
-      peakGrowth(async () => {
+      peakHeapGrowth(async () => {
         const dl = await downloadImageData(site.image, 'big');
-        await pipeline(
-          dl.stream,
-          new Writable({
-            write(chunk: Buffer, _e, cb) {
-              bytes += chunk.length;
-              cb();
-            },
-          }),
-        );
+        await pipeline(dl.stream, hashingSink([], counter));
         digests = (dl.stream as VerifyingStream).digests();
       }),
     );
-    expect(bytes).to.equal(SIZE);
+    expect(counter.bytes).to.equal(SIZE);
     expect(digests).to.deep.equal({ size: SIZE, md5: received!.md5, os_hash_algo: 'sha256', os_hash_value: received!.sha256 });
     expect(upGrowth, `upload heap growth ${Math.round(upGrowth / MiB)} MiB`).to.be.below(64 * MiB);
     expect(downGrowth, `download heap growth ${Math.round(downGrowth / MiB)} MiB`).to.be.below(64 * MiB);
@@ -555,21 +490,21 @@ describe('image/images streaming (real HTTP on 127.0.0.1)', function () {
 
   it('reads a 204 download to its end, so its keep-alive connection is reused rather than held open', async () => {
     nock.enableNetConnect('127.0.0.1');
-    const { site } = testSite({ endpoint_overrides: { image: `http://127.0.0.1:${port}` } });
+    const { site } = testSite({ endpoint_overrides: { image: server.origin } });
     mockAuth();
-    connections = 0;
+    server.connections = 0;
     const errs = await withoutNock(site, async () => [await fails(downloadImageData(site.image, 'empty')), await fails(downloadImageData(site.image, 'empty'))]);
     for (const e of errs) {
       expect(e).to.be.instanceOf(BadResponseError);
       expect(e.message).to.match(/has no data/);
     }
     // Four requests (record, file, record, file) over one connection: the 204 released it.
-    expect(connections).to.equal(1);
+    expect(server.connections).to.equal(1);
   });
 
   it('fails the download at its end when the served bytes differ from the image record', async () => {
     nock.enableNetConnect('127.0.0.1');
-    const { site } = testSite({ endpoint_overrides: { image: `http://127.0.0.1:${port}` } });
+    const { site } = testSite({ endpoint_overrides: { image: server.origin } });
     mockAuth();
     received = { size: 4 * MiB, md5: '0'.repeat(32), sha256: 'f'.repeat(64) };
     const err = await withoutNock(site, async () => {

@@ -1,7 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Readable, Writable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import type http from 'node:http';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { expect } from 'chai';
 import nock from 'nock';
@@ -21,6 +20,7 @@ import {
 import { collect } from '../../../../lib/openstack/paginate.js';
 import type { Site } from '../../../../lib/openstack/site.js';
 import { PROJECT_ID, SWIFT, expectAllCalled, mockAuth, testSite, useNock } from '../../../support/fake-cloud.js';
+import { byteSource, drain, hashingSink, localServer, peakHeapGrowth, withoutNock, type LocalServer } from '../../../support/streams.js';
 
 const account = `/v1/AUTH_${PROJECT_ID}`;
 const DATA = Buffer.from('hello, swift');
@@ -46,12 +46,6 @@ async function fails(p: Promise<unknown>): Promise<Error> {
     return e as Error;
   }
   throw new Error('expected a rejection');
-}
-
-async function drain(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 describe('objectstore/objects', () => {
@@ -253,17 +247,14 @@ class FakeSwift {
   /** Answers this status instead of storing the n-th object PUT (1-based). */
   failPut: { n: number; status: number } | undefined;
   private puts = 0;
-  private server: http.Server | undefined;
-  port = 0;
+  private server: LocalServer | undefined;
 
   async start(): Promise<void> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.server = await localServer((req, res) => this.handle(req, res));
   }
 
   stop(): Promise<void> {
-    return new Promise((resolve) => this.server!.close(() => resolve()));
+    return this.server!.close();
   }
 
   reset(): void {
@@ -276,7 +267,7 @@ class FakeSwift {
   }
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.port}/v1/AUTH_test`;
+    return `${this.server!.origin}/v1/AUTH_test`;
   }
 
   private error(res: http.ServerResponse, status: number, title: string, text: string): void {
@@ -368,56 +359,7 @@ class FakeSwift {
 }
 
 const MiB = 1024 * 1024;
-const CHUNK = 64 * 1024;
-const BLOCK = randomBytes(MiB);
-
-/** `total` bytes cut from one random block at shifting offsets: no allocation per chunk. */
-function* pieces(total: number): Generator<Buffer> {
-  for (let i = 0, sent = 0; sent < total; i++) {
-    const len = Math.min(CHUNK, total - sent);
-    const off = (i * 40_503) % (BLOCK.length - CHUNK);
-    yield BLOCK.subarray(off, off + len);
-    sent += len;
-  }
-}
-
-function generated(total: number): Readable {
-  return Readable.from(pieces(total), { objectMode: false });
-}
-
-function md5Of(total: number): string {
-  const h = createHash('md5');
-  for (const p of pieces(total)) h.update(p);
-  return h.digest('hex');
-}
-
-function heap(): number {
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
-
-async function peakGrowth(fn: () => Promise<void>): Promise<number> {
-  const base = heap();
-  let peak = 0;
-  const t = setInterval(() => (peak = Math.max(peak, heap() - base)), 5);
-  try {
-    await fn();
-  } finally {
-    clearInterval(t);
-  }
-  return Math.max(peak, heap() - base);
-}
-
-/** Authenticates through nock, then runs `fn` with nock's interceptor off. */
-async function withoutNock<T>(site: Site, fn: () => Promise<T>): Promise<T> {
-  await site.connect();
-  nock.restore();
-  try {
-    return await fn();
-  } finally {
-    nock.activate();
-  }
-}
+const { generated, md5Of } = byteSource(64 * 1024, MiB);
 
 describe('objectstore/objects through a local Swift (127.0.0.1)', function () {
   // Generous for loaded CI machines; the 256 MiB test takes about 2 s of CPU on an idle one.
@@ -525,32 +467,24 @@ describe('objectstore/objects through a local Swift (127.0.0.1)', function () {
     swift.containers.add('big_segments');
     swift.hashOnly.add('big_segments');
     let up: Awaited<ReturnType<typeof putLargeObject>> | undefined;
-    const upGrowth = await withoutNock(s, () => peakGrowth(async () => void (up = await putLargeObject(s.objectStore, 'big', 'disk', generated(SIZE), { segment_size: 64 * MiB }))));
+    const upGrowth = await withoutNock(s, () => peakHeapGrowth(async () => void (up = await putLargeObject(s.objectStore, 'big', 'disk', generated(SIZE), { segment_size: 64 * MiB }))));
     const serverMd5 = swift.streamedMd5.digest('hex');
     expect(up!.segments.length).to.equal(4);
     expect(up!.size).to.equal(SIZE);
     expect(up!.md5).to.equal(serverMd5);
 
     swift.generated.set('big/plain', { size: SIZE, etag: serverMd5 });
-    let bytes = 0;
+    const counter = { bytes: 0 };
     let got: string | undefined;
     const downGrowth = await withoutNock(s, () =>
-      peakGrowth(async () => {
+      peakHeapGrowth(async () => {
         const dl = await getObject(s.objectStore, 'big', 'plain');
         expect(dl.verified).to.equal(true);
-        await pipeline(
-          dl.stream,
-          new Writable({
-            write(chunk: Buffer, _e, cb) {
-              bytes += chunk.length;
-              cb();
-            },
-          }),
-        );
+        await pipeline(dl.stream, hashingSink([], counter));
         got = (dl.stream as VerifyingStream).digests().md5;
       }),
     );
-    expect(bytes).to.equal(SIZE);
+    expect(counter.bytes).to.equal(SIZE);
     expect(got).to.equal(serverMd5);
     expect(upGrowth, `upload heap growth ${Math.round(upGrowth / MiB)} MiB`).to.be.below(64 * MiB);
     expect(downGrowth, `download heap growth ${Math.round(downGrowth / MiB)} MiB`).to.be.below(64 * MiB);
