@@ -15,6 +15,7 @@ import { ConfigError, ConnectionError, FerryError, httpErrorFor, HttpError } fro
 import { silentLogger, type Logger } from '../log.js';
 import { Redactor, redactUrl } from '../redact.js';
 import { extractFault } from './fault.js';
+import { sleep } from './wait.js';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'COPY';
 export type QueryValue = string | number | boolean | undefined | null | (string | number)[];
@@ -178,23 +179,6 @@ async function drained(stream: Readable): Promise<Readable> {
   return empty;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Marks an error that must not be retried (wrapped for p-retry, unwrapped by us). */
 class Final extends AbortError {

@@ -33,7 +33,8 @@ export interface WaitSpec<T> {
   reason?: (item: T) => string | undefined;
 }
 
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason as Error);
     const t = setTimeout(() => {
@@ -84,7 +85,7 @@ export async function waitFor<T>(spec: WaitSpec<T>, opts: WaitOptions = {}): Pro
     if (elapsed + interval > timeoutMs) {
       throw new WaitTimeoutError(`${spec.resource} did not reach ${spec.target.join('|')} within ${Math.round(timeoutMs / 1000)} s (last status ${last})`, spec.resource, last);
     }
-    await delay(interval, opts.signal);
+    await sleep(interval, opts.signal);
     interval = Math.min(maxInterval, Math.round(interval * backoff));
   }
 }

@@ -11,6 +11,7 @@ import { paginate, type PageOptions } from '../paginate.js';
 import type { ServiceClient } from '../service-client.js';
 import type { Query } from '../transport.js';
 import type { Link, StackIdentity } from './stacks.js';
+import { sleep } from '../wait.js';
 
 // ---- types ----------------------------------------------------------------
 
@@ -145,21 +146,6 @@ export interface FollowEventsOpts extends EventCursorOpts {
   until?: () => boolean | Promise<boolean>;
   /** Aborting ends the follow with the signal's reason (thrown from the iteration), even mid-request. */
   signal?: AbortSignal;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**
