@@ -179,7 +179,6 @@ async function drained(stream: Readable): Promise<Readable> {
   return empty;
 }
 
-
 /** Marks an error that must not be retried (wrapped for p-retry, unwrapped by us). */
 class Final extends AbortError {
   constructor(readonly inner: Error) {
