@@ -33,7 +33,8 @@ SITES_ALL="a b"
 API_PORTS="5000 9292 8778 8774 9696 8776 8004 8080"
 
 # Fixed test credentials: this is a lab on loopback, not a deployment.
-ADMIN_PASS=admin
+# Exported: every lab script and Python helper shares them.
+ADMIN_PASS="admin"
 DEMO_PASS=demo
 SVC_PASS=lab-secret
 DB_USER=ferry
@@ -41,10 +42,12 @@ DB_PASS=ferry-db
 BACKUP_USER=backup
 BACKUP_PASS=backup-secret
 REGION=RegionOne
+export ADMIN_PASS DEMO_PASS SVC_PASS DB_USER DB_PASS BACKUP_USER BACKUP_PASS REGION
 
 HOST_PIDS=$LAB_STATE/host/pids
 HOST_LOG=$LAB_STATE/host/log
 LINK_DIR=$LAB_STATE/link
+export SITES_ALL API_PORTS HOST_PIDS HOST_LOG LINK_DIR PY OSC
 
 log()  { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 warn() { printf '[%s] WARNING: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -89,12 +92,22 @@ netns_exists() { [ -e "/run/netns/$1" ]; }
 
 # ---------------------------------------------------------------- daemons
 
+# proc_alive PID: the process exists and is not a zombie. Daemons outlive the
+# shell that started them, so their parent is PID 1, which may take a while to
+# reap them; until then kill -0 still succeeds.
+proc_alive() {
+  local st
+  kill -0 "$1" 2>/dev/null || return 1
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+
 # pid_alive PIDFILE
 pid_alive() {
   local pid
   [ -f "$1" ] || return 1
   pid=$(cat "$1")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+  [ -n "$pid" ] && proc_alive "$pid"
 }
 
 # start_daemon PIDDIR LOGDIR NAME CMD...: start CMD in its own session, stdout and
@@ -126,13 +139,13 @@ stop_daemon() {
   local f=$1 pid i
   [ -f "$f" ] || return 0
   pid=$(cat "$f")
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if [ -n "$pid" ] && proc_alive "$pid"; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
+    for ((i = 0; i < 100; i++)); do
+      proc_alive "$pid" || break
+      sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if proc_alive "$pid"; then
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
   fi

@@ -16,7 +16,7 @@
 set -euo pipefail
 # shellcheck source=../lib/common.sh
 source "$(dirname "$0")/../lib/common.sh"
-need_root
+need_root "$@"
 
 PKGS=(
   # OpenStack Zed
