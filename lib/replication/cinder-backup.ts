@@ -18,7 +18,7 @@
 //   exists (in any project) is refused with 400 "Backup already exists in database.".
 // - A backup with dependents cannot be deleted (400 "Incremental backups exist for this backup.").
 import pLimit, { type LimitFunction } from 'p-limit';
-import { BadRequestError, isNotFound } from '../errors.js';
+import { BadRequestError, isNotFound, ResourceFailureError } from '../errors.js';
 import {
   createBackup,
   deleteBackup,
@@ -31,11 +31,11 @@ import {
   type Backup,
   type BackupRecord,
 } from '../openstack/blockstorage/backups.js';
-import { createSnapshot, deleteSnapshot, listSnapshots, waitForSnapshot, waitForSnapshotDeleted, type Snapshot } from '../openstack/blockstorage/snapshots.js';
+import { createSnapshot, deleteSnapshot, getSnapshot, listSnapshots, waitForSnapshot, waitForSnapshotDeleted, type Snapshot } from '../openstack/blockstorage/snapshots.js';
 import { getVolume, type Volume } from '../openstack/blockstorage/volumes.js';
 import { collect } from '../openstack/paginate.js';
 import type { ServiceClient } from '../openstack/service-client.js';
-import { DELETED, waitFor, type WaitOptions } from '../openstack/wait.js';
+import { DELETED, sleep, waitFor, type WaitOptions } from '../openstack/wait.js';
 import { FERRY_MARKS, type VolumeDataRef } from './types.js';
 
 // ---- types ----------------------------------------------------------------
@@ -243,8 +243,26 @@ export async function findPointBackups(site: MoverSite, volumeId: string, o: Mov
 
 async function removeSnapshot(site: MoverSite, id: string, o: MoverOptions): Promise<void> {
   const t = timeoutsOf(o);
-  await deleteSnapshot(site.blockStorage, id, { signal: o.signal });
-  await waitForSnapshotDeleted(site.blockStorage, id, waitOpts(o, t.snapshotMs));
+  const deadline = Date.now() + t.snapshotMs;
+  for (;;) {
+    await deleteSnapshot(site.blockStorage, id, { signal: o.signal });
+    try {
+      await waitFor<Snapshot>(
+        { resource: `snapshot ${id}`, fetch: () => getSnapshot(site.blockStorage, id, o.signal), status: (s) => s.status, target: [DELETED], failure: ['error_deleting', 'available'] },
+        waitOpts(o, Math.max(1, deadline - Date.now())),
+      );
+      return;
+    } catch (err) {
+      // With RBD, cinder-backup reads a snapshot through a temporary volume cloned from it; when
+      // that clone is not gone yet Cinder refuses the delete (SnapshotIsBusy) and puts the
+      // snapshot back to available. Ask again until the deadline.
+      if (err instanceof ResourceFailureError && err.status === 'available' && Date.now() < deadline) {
+        await sleep(Math.min(2_000, o.pollIntervalMs ?? 2_000), o.signal);
+        continue;
+      }
+      throw err;
+    }
+  }
 }
 
 async function removeBackup(site: MoverSite, id: string, o: MoverOptions): Promise<void> {
