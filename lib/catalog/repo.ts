@@ -8,8 +8,9 @@
 //   under concurrent appends from several connections or daemons;
 // - writes that lose a lock race (MySQL deadlock or lock timeout, Galera certification
 //   failure, SQLite busy) are retried whole, a few times, after a short random pause.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, SelectQueryBuilder, Transaction } from 'kysely';
+import { canonicalJson, specHash } from '../canonical-json.js';
 import { FerryError } from '../errors.js';
 import { CatalogError, type Backend, type Catalog, type CatalogSchema, type JournalTable, type PlansTable, type RecoveryPointsTable, type RunsTable } from './db.js';
 
@@ -733,24 +734,7 @@ export class JournalRepo {
 
 // ---- JSON and hashing ---------------------------------------------------------
 
-/** JSON with object keys sorted at every level: equal documents give equal text. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    const parts = Object.keys(obj)
-      .filter((k) => obj[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`);
-    return `{${parts.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-/** `sha256:<hex>` of a plan spec's canonical JSON. */
-export function specHash(spec: object): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(JSON.parse(JSON.stringify(spec)))).digest('hex')}`;
-}
+export { canonicalJson, specHash } from '../canonical-json.js';
 
 // ---- validation -------------------------------------------------------------------
 

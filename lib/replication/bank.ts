@@ -30,11 +30,12 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
+import { specHash } from '../canonical-json.js';
 import { FerryError, isNotFound } from '../errors.js';
 import { createContainer } from '../openstack/objectstore/containers.js';
 import { deleteObject, getObject, headObject, listObjects, putObject, type ObjectSummary } from '../openstack/objectstore/objects.js';
 import type { ServiceClient } from '../openstack/service-client.js';
-import { canonicalJson, validateManifest, type RecoveryPointManifest } from './recovery-point.js';
+import { validateManifest, type RecoveryPointManifest } from './recovery-point.js';
 
 // ---- types ----------------------------------------------------------------
 
@@ -206,10 +207,8 @@ export function parseBankPath(name: string): BankPath | undefined {
 
 // ---- documents (pure) ------------------------------------------------------------
 
-/** `sha256:<hex>` of a plan spec's canonical JSON (the same value as the catalog's specHash). */
-export function planSpecHash(spec: object): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(JSON.parse(JSON.stringify(spec)))).digest('hex')}`;
-}
+/** `sha256:<hex>` of a plan spec's canonical JSON (the catalog's specHash). */
+export const planSpecHash = specHash;
 
 export interface PlanDocumentInput {
   name: string;
