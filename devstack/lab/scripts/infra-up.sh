@@ -25,16 +25,15 @@ T0=$(date +%s)
 # ------------------------------------------------------------------ MariaDB
 MY=$DIR/mysql
 if ! pid_alive "$PIDS/mariadb.pid"; then
-  mkdir -p "$MY/data"
-  if [ ! -d "$MY/data/mysql" ]; then
-    mariadb-install-db --user=root --datadir="$MY/data" --auth-root-authentication-method=socket \
-      --skip-test-db >"$LOGS/mariadb-install.log" 2>&1 ||
-      { tail -n 20 "$LOGS/mariadb-install.log" >&2; die "mariadb-install-db failed"; }
-  fi
+  mkdir -p "$MY/data" "$MY/tmp"
+  # one config for the bootstrap and the server; --defaults-file keeps /etc/mysql out
   cat >"$MY/my.cnf" <<EOF
 [mysqld]
 user = root
 datadir = $MY/data
+# own tmpdir: parallel servers sharing /tmp collide on temporary table names
+# (seen as "Unknown table mysql.tmp_user_sys" from two bootstraps at once)
+tmpdir = $MY/tmp
 socket = $MY/mysqld.sock
 pid-file = $MY/mysqld.pid
 bind-address = 127.0.0.1
@@ -50,6 +49,11 @@ performance_schema = OFF
 character-set-server = utf8mb3
 collation-server = utf8mb3_general_ci
 EOF
+  if [ ! -d "$MY/data/mysql" ]; then
+    mariadb-install-db --defaults-file="$MY/my.cnf" --user=root --datadir="$MY/data" --auth-root-authentication-method=socket \
+      --skip-test-db --skip-name-resolve >"$LOGS/mariadb-install.log" 2>&1 ||
+      { grep -E "ERROR|Error" "$LOGS/mariadb-install.log" | head -n 10 >&2; die "mariadb-install-db failed"; }
+  fi
   start_daemon "$PIDS" "$LOGS" mariadb mariadbd --defaults-file="$MY/my.cnf"
   for _ in $(seq 1 150); do [ -S "$MY/mysqld.sock" ] && break; check_daemon "$PIDS" "$LOGS" mariadb; sleep 0.2; done
   wait_tcp 127.0.0.1 3306 60 || { check_daemon "$PIDS" "$LOGS" mariadb; die "MariaDB does not listen on 127.0.0.1:3306"; }
