@@ -1,21 +1,21 @@
 // The `ferry` command. Each subcommand parses its options here and calls the library.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { withLabFallback } from '../config/clouds.js';
 import { FerryError } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { catalogRebuild } from './catalog.js';
+import { cloudsWithLabNote, type CliContext, type Io } from './context.js';
 import { FORMATS, type Format } from './output.js';
 import { planSchema, planValidate } from './plan.js';
+import { registerPlanStore } from './plan-store.js';
+import { registerReplication } from './replication.js';
 import { sitesCheck } from './sites.js';
 
-export interface Io {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
+export type { Io } from './context.js';
 
 const defaultIo: Io = {
   out: (t) => process.stdout.write(`${t}\n`),
   err: (t) => process.stderr.write(`${t}\n`),
+  isTTY: process.stderr.isTTY === true,
 };
 
 function positiveInt(v: string): number {
@@ -31,6 +31,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .version('0.1.0')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['debug', 'info', 'warn', 'error']).default('warn'))
     .option('--debug', 'same as --log-level debug (HTTP requests, secrets redacted)')
+    .addOption(new Option('--db <url>', 'catalog URL: sqlite:///PATH or mysql://USER:PASS@HOST/DB (default sqlite:///var/lib/ferry/catalog.db)').env('FERRY_DB'))
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride();
 
@@ -38,6 +39,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     const o = program.opts<{ logLevel: LogLevel; debug?: boolean }>();
     return createLogger({ level: o.debug ? 'debug' : o.logLevel, name: 'ferry' });
   };
+  const clouds = cloudsWithLabNote(io);
+  const ctx: CliContext = { io, setExit, logger, clouds, dbUrl: () => program.opts<{ db?: string }>().db };
 
   const sites = program.command('sites').description('sites (clouds from clouds.yaml)');
   sites
@@ -46,10 +49,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .argument('[cloud...]', 'cloud names from clouds.yaml (default: every cloud found)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
     .option('--timeout <seconds>', 'per-request timeout', positiveInt, 10)
-    .action(async (clouds: string[], o: { format: Format; timeout: number }) => {
-      const { load, labFile } = withLabFallback();
-      if (labFile) io.err(`ferry: no clouds.yaml found; using the lab's ${labFile}`);
-      const { text, ok } = await sitesCheck(clouds, { format: o.format, timeoutMs: o.timeout * 1000, logger: logger(), load });
+    .action(async (names: string[], o: { format: Format; timeout: number }) => {
+      const { text, ok } = await sitesCheck(names, { format: o.format, timeoutMs: o.timeout * 1000, logger: logger(), load: clouds() });
       io.out(text);
       setExit(ok ? 0 : 1);
     });
@@ -78,17 +79,16 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command('rebuild')
     .description("rebuild the catalog from the bank (recovery points in a site's object store); idempotent")
     .requiredOption('--from <cloud>', 'the site holding the bank (the secondary), a cloud from clouds.yaml')
-    .option('--db <url>', 'catalog URL (default sqlite:///var/lib/ferry/catalog.db)')
     .option('--container <name>', 'the bank container', 'ferry-bank')
     .option('--plan <name...>', 'only these plans')
     .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
-    .action(async (o: { from: string; db?: string; container: string; plan?: string[]; format: Format }) => {
-      const { load, labFile } = withLabFallback();
-      if (labFile) io.err(`ferry: no clouds.yaml found; using the lab's ${labFile}`);
-      const r = await catalogRebuild({ from: o.from, db: o.db, container: o.container, plans: o.plan, format: o.format, logger: logger(), load });
+    .action(async (o: { from: string; container: string; plan?: string[]; format: Format }) => {
+      const r = await catalogRebuild({ from: o.from, db: ctx.dbUrl(), container: o.container, plans: o.plan, format: o.format, logger: logger(), load: clouds() });
       io.out(r.text);
       setExit(r.ok ? 0 : 1);
     });
+  registerPlanStore(plan, ctx);
+  registerReplication(program, ctx);
   return program;
 }
 

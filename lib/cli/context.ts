@@ -1,0 +1,38 @@
+// What every `ferry` subcommand needs from the program: where to print, how to end, a logger,
+// the clouds.yaml search (with the lab fallback), and the catalog URL. Subcommand modules
+// export `register…(program, ctx)` and stay out of main.ts.
+import type { Command } from 'commander';
+import { withLabFallback, type LoadOptions } from '../config/clouds.js';
+import type { Logger } from '../log.js';
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** True when stderr is a terminal: progress bars only then, plain progress lines otherwise. */
+  isTTY?: boolean;
+}
+
+export interface CliContext {
+  io: Io;
+  setExit: (code: number) => void;
+  logger: () => Logger;
+  /** clouds.yaml load options; notes on stderr (once) when the lab's file is used. */
+  clouds: () => LoadOptions;
+  /** The catalog URL from --db or FERRY_DB; undefined means the default (sqlite:///var/lib/ferry/catalog.db). */
+  dbUrl: () => string | undefined;
+}
+
+export type Register = (program: Command, ctx: CliContext) => void;
+
+/** clouds() for a context: the lab fallback, announced once per process. */
+export function cloudsWithLabNote(io: Io): () => LoadOptions {
+  let noted = false;
+  return () => {
+    const { load, labFile } = withLabFallback();
+    if (labFile && !noted) {
+      io.err(`ferry: no clouds.yaml found; using the lab's ${labFile}`);
+      noted = true;
+    }
+    return load;
+  };
+}
