@@ -55,6 +55,8 @@ class FakeCinder {
   readonly loseResponse = new Set<string>();
   /** Volumes whose backups go to error. */
   readonly failBackupsOf = new Set<string>();
+  /** Snapshot deletes Cinder accepts but then undoes (SnapshotIsBusy: status back to available). */
+  snapshotBusyDeletes = 0;
   /** Backup IDs GET answers 404 for, once (a race with another importer). */
   readonly hideOnce = new Set<string>();
   /** Called on every request (after logging), e.g. to count in-flight work. */
@@ -204,7 +206,14 @@ class FakeCinder {
       if (method === 'DELETE') {
         if (!['available', 'error'].includes(s.body.status as string)) return this.bad('Invalid snapshot: Volume Snapshot status must be available or error or error_restoring or unmanaging');
         s.body.status = 'deleting';
-        s.next = () => this.snapshots.delete(parts[1]!);
+        if (this.snapshotBusyDeletes > 0) {
+          // RBD: cinder-backup's temporary clone still depends on the snapshot; the volume
+          // manager logs SnapshotIsBusy and sets the snapshot back to available.
+          this.snapshotBusyDeletes--;
+          s.next = () => (s.body.status = 'available');
+        } else {
+          s.next = () => this.snapshots.delete(parts[1]!);
+        }
         return [202, ''];
       }
     }
@@ -399,6 +408,26 @@ describe('replication/cinder-backup', () => {
     expect(fa.snapshots.size, 'the snapshot is gone').to.equal(0);
     expect(r.ok && r.adopted).to.deep.equal([]);
     expect(events).to.include.members(['snapshot:created', 'backup:created', 'import:created', 'import:done']);
+  });
+
+  it('asks again when Cinder gives a deleted snapshot back (SnapshotIsBusy)', async () => {
+    const { A, B, fa } = world();
+    fa.addVolume(VOL, 'in-use');
+    fa.snapshotBusyDeletes = 2;
+    const ref = okRef(await replicateVolume(A, B, VOL, opts('busy')));
+    expect(ref.primaryBackupId).to.be.a('string');
+    expect(fa.log.filter((l) => l.startsWith('DELETE snapshots/')), 'refused twice, then deleted').to.have.length(3);
+    expect(fa.snapshots.size, 'the snapshot is gone').to.equal(0);
+  });
+
+  it('gives up on a snapshot that stays busy at the snapshot deadline, failing the volume at snapshot-delete', async () => {
+    const w2 = world();
+    w2.fa.addVolume(VOL, 'in-use');
+    w2.fa.snapshotBusyDeletes = 1_000;
+    const r = await replicateVolume(w2.A, w2.B, VOL, opts('busy2', { timeouts: { snapshotMs: 150 } }));
+    expect(r.ok, 'never deletable: the volume fails at snapshot-delete').to.equal(false);
+    expect(!r.ok && r.step).to.equal('snapshot-delete');
+    expect(w2.fa.log.filter((l) => l.startsWith('DELETE snapshots/')).length, 'asked more than once before giving up').to.be.greaterThan(1);
   });
 
   it('an available volume is snapshotted without force', async () => {
