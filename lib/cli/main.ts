@@ -8,6 +8,7 @@ import { FORMATS, type Format } from './output.js';
 import { planSchema, planValidate } from './plan.js';
 import { registerPlanStore } from './plan-store.js';
 import { registerReplication } from './replication.js';
+import { registerRuns } from './runs.js';
 import { sitesCheck } from './sites.js';
 
 export type { Io } from './context.js';
@@ -89,6 +90,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     });
   registerPlanStore(plan, ctx);
   registerReplication(program, ctx);
+  registerRuns(program, ctx);
   return program;
 }
 
