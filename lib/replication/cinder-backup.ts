@@ -148,6 +148,18 @@ export interface DeleteChainResult {
   missing: string[];
 }
 
+/**
+ * Cinder shows times without a zone ("2026-11-27T03:00:01.000000", UTC); a manifest wants ISO
+ * 8601 UTC ("...Z"). Naive times get the Z, "+00:00" becomes Z, others go through Date.
+ */
+export function cinderTimeToIso(s: string): string {
+  if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?$/.test(s)) return `${s}Z`;
+  const utc = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?)(?:\+00:00|Z)$/.exec(s);
+  if (utc) return `${utc[1]}Z`;
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? s : d.toISOString();
+}
+
 // ---- marks ------------------------------------------------------------------
 
 /** The name of a point's snapshot and backup of one volume. */
@@ -494,7 +506,7 @@ async function moveVolume(primary: MoverSite, secondary: MoverSite, volumeId: st
       secondaryBackupId: imported.id,
       incremental: backup.is_incremental,
       sizeGb: backup.size,
-      dataTimestamp: backup.data_timestamp,
+      dataTimestamp: cinderTimeToIso(backup.data_timestamp),
       backupService: record.backup_service,
     };
     const parent = backup.metadata?.[PARENT_MARK];

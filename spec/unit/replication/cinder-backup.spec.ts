@@ -78,7 +78,7 @@ describe('replication/cinder-backup', () => {
       secondaryBackupId: bk,
       incremental: false,
       sizeGb: 1,
-      dataTimestamp: fa.backups.get(bk)!.body.data_timestamp,
+      dataTimestamp: `${String(fa.backups.get(bk)!.body.data_timestamp)}Z`, // Cinder's naive UTC time made ISO
       backupService: 'cinder.backup.drivers.posix.PosixBackupDriver',
     });
     expect(ref.dataTimestamp, 'the snapshot time').to.be.a('string');
