@@ -59,12 +59,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const plan = program.command('plan').description('protection plans (YAML files, see docs/plan-reference.md)');
   plan
     .command('validate')
-    .description('check a plan file and print a readiness summary (offline: schema and cross-field checks)')
+    .description('check a plan file offline (schema, cross-field), then online: a readiness report of both sites (members, mapping targets, flavors, quota, services)')
     .argument('<file>', 'the plan file (YAML)')
-    .option('--offline', 'only check the file itself, without contacting the sites (the only mode so far)')
+    .option('--offline', 'only check the file itself, without contacting the sites')
     .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
-    .action((file: string, o: { format: Format; offline?: boolean }) => {
-      const r = planValidate(file, { format: o.format, offline: o.offline === true });
+    .action(async (file: string, o: { format: Format; offline?: boolean }) => {
+      const r = await planValidate(file, { format: o.format, offline: o.offline === true, ctx });
       for (const m of r.messages) io.err(m);
       if (r.text) io.out(r.text);
       setExit(r.ok ? 0 : 1);

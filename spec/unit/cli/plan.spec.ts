@@ -15,6 +15,16 @@ function planFile(text: string, name = 'plan.yaml'): { dir: string; file: string
   return { dir, file };
 }
 
+async function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    return await fn();
+  } finally {
+    process.env = saved;
+  }
+}
+
 async function ferry(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
@@ -72,10 +82,17 @@ describe('ferry plan validate', () => {
     }
   });
 
-  it('without --offline says on stderr that the online checks are still to come', async () => {
-    const r = await ferry(['plan', 'validate', EXAMPLE]);
-    expect(r.code).to.equal(0);
-    expect(r.err).to.equal('ferry: note: online checks (members and mapping targets exist, quota and flavors at the secondary) come with discovery; this validation was offline only');
+  it('without --offline checks the sites: a cloud clouds.yaml lacks is an error at primary/secondary, exit 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-plan-cli-'));
+    writeFileSync(join(dir, 'clouds.yaml'), 'clouds:\n  other:\n    auth: {auth_url: https://keystone.example.test/v3, username: u, password: p, project_name: x}\n');
+    const r = await withEnv({ OS_CLIENT_CONFIG_FILE: join(dir, 'clouds.yaml') }, () => ferry(['plan', 'validate', EXAMPLE]));
+    expect(r.code).to.equal(1);
+    expect(r.out).to.equal('');
+    const lines = r.err.split('\n');
+    expect(lines).to.have.length(3);
+    expect(lines[0]).to.match(new RegExp(`^ferry: error: ${EXAMPLE}:11:10: key 'primary': cloud 'lab-a' cannot be used: .*lab-a.* \\(fix: name a cloud from clouds.yaml \\(ferry sites check lists them\\)\\)$`));
+    expect(lines[1]).to.match(new RegExp(`^ferry: error: ${EXAMPLE}:12:12: key 'secondary': cloud 'lab-b' cannot be used: `));
+    expect(lines[2]).to.equal(`ferry: ${EXAMPLE} is not a valid protection plan (2 problems)`);
   });
 
   it('prints the parsed plan with its defaults as JSON, secrets in hook headers and URLs masked', async () => {
