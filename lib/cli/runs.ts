@@ -1,6 +1,260 @@
-// `ferry runs list`, `ferry runs show RUN`, `ferry resume RUN`. (Being written: registers nothing yet.)
+// `ferry runs list`, `ferry runs show RUN`, `ferry resume RUN`: the workflow runs the catalog
+// holds, a run's journal as a timeline, and the way to continue a run whose process died.
+// Resume finds the run's workflow in the engine's registry (registerWorkflow): the workflow
+// modules (failover, DR test, failback, cleanup) register themselves when imported, and are
+// imported here as they arrive. Replicate runs are resumed by the plan's next cycle instead.
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { openCatalog } from '../catalog/db.js';
+import { CatalogNotFoundError, CatalogRepo, RUN_KINDS, RUN_STATUSES, type JournalEntry, type JsonObject, type JsonValue, type Run, type RunKind, type RunStatus } from '../catalog/repo.js';
+import { loadCloud } from '../config/clouds.js';
+import { formatDuration } from '../config/protection-plan.js';
+import { Site } from '../openstack/site.js';
+import { RUN_STEP, describeJson, resumeRegistered, summarizeRun, type RunEvent, type RunOutcome, type StepReport } from '../workflows/engine.js';
 import type { CliContext } from './context.js';
+import { FORMATS, structured, table, type Format } from './output.js';
 
-/** Adds runs and resume to the program. */
-export function registerRuns(_program: Command, _ctx: CliContext): void {}
+const formatOption = (dflt: Format = 'table') => new Option('-f, --format <format>', 'output format').choices(FORMATS).default(dflt);
+
+/** Adds `runs list`, `runs show` and `resume` to the program. */
+export function registerRuns(program: Command, ctx: CliContext): void {
+  const runs = program.command('runs').description('workflow runs (replicate, failover, DR test, failback, cleanup) and their journals');
+  runs
+    .command('list')
+    .description('runs, newest first: kind, status, owner, epoch, duration and the last journal entry')
+    .option('--plan <name>', 'only runs of this plan')
+    .addOption(new Option('--kind <kind>', 'only runs of this kind').choices(RUN_KINDS))
+    .addOption(new Option('--status <status>', 'only runs in this status').choices(RUN_STATUSES))
+    .option('--limit <n>', 'at most this many runs', positive, 50)
+    .addOption(formatOption())
+    .action(async (o: { plan?: string; kind?: RunKind; status?: RunStatus; limit: number; format: Format }) => {
+      await withRepo(ctx, async (repo) => {
+        if (o.plan !== undefined && !(await repo.plans.get(o.plan, { includeDeleted: true }))) {
+          throw new CatalogNotFoundError('plan', o.plan, 'is not in the catalog (fix: ferry plan list)');
+        }
+        const list = await repo.runs.list({ ...(o.plan ? { planName: o.plan } : {}), ...(o.kind ? { kind: o.kind } : {}), ...(o.status ? { status: o.status } : {}), limit: o.limit });
+        const now = new Date();
+        const rows = [];
+        for (const run of list) rows.push(listRow(run, await repo.journal.last(run.id), now));
+        ctx.io.out(
+          o.format === 'table'
+            ? table(
+                ['ID', 'Plan', 'Kind', 'Status', 'Started', 'Duration', 'Owner', 'Epoch', 'Last entry'],
+                rows.map((r) => [r.id, r.plan, r.kind, r.status, r.startedAt, r.duration, r.owner, r.epoch, r.lastEntry]),
+              )
+            : structured(rows, o.format),
+        );
+      });
+    });
+
+  runs
+    .command('show')
+    .description("a run and its journal: the steps with their status, tries and durations, then every entry (step, phase, time, what it saw or did)")
+    .argument('<run>', 'run ID (see ferry runs list)')
+    .addOption(formatOption())
+    .action(async (runId: string, o: { format: Format }) => {
+      await withRepo(ctx, async (repo) => {
+        const run = await getRun(repo, runId);
+        const entries = await repo.journal.read(run.id);
+        ctx.io.out(renderShow(run, entries, o.format, new Date()));
+      });
+    });
+
+  program
+    .command('resume')
+    .description('continue a run whose process died or was stopped, from its journal: done steps are skipped, the step in progress observes before it acts (nothing is made twice)')
+    .argument('<run>', 'run ID (see ferry runs list --status running)')
+    .addOption(formatOption())
+    .action(async (runId: string, o: { format: Format }) => {
+      await withRepo(ctx, async (repo) => {
+        const logger = ctx.logger();
+        // Ctrl-C stops the run where it is; it stays running and can be resumed again.
+        const controller = new AbortController();
+        const onSignal = () => controller.abort(new Error('interrupted (SIGINT)'));
+        process.once('SIGINT', onSignal);
+        try {
+          const outcome = await resumeRegistered(
+            repo,
+            runId,
+            { logger, sites: siteCache(ctx) },
+            { owner: `cli@${hostname()}`, logger, signal: controller.signal, onEvent: (e) => ctx.io.err(progressLine(e)) },
+          );
+          ctx.io.out(renderOutcome(outcome, o.format));
+          ctx.setExit(outcome.status === 'succeeded' ? 0 : 1);
+        } finally {
+          process.off('SIGINT', onSignal);
+        }
+      });
+    });
+}
+
+// ---- rendering (pure) ---------------------------------------------------------------------
+
+interface ListRow {
+  id: string;
+  plan: string;
+  kind: RunKind;
+  status: RunStatus;
+  owner: string;
+  epoch: number;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number;
+  duration: string;
+  lastEntry: string;
+}
+
+function listRow(run: Run, last: JournalEntry | undefined, now: Date): ListRow {
+  const end = run.finishedAt ?? now;
+  const durationMs = Math.max(0, end.getTime() - run.startedAt.getTime());
+  return {
+    id: run.id,
+    plan: run.planName,
+    kind: run.kind,
+    status: run.status,
+    owner: run.owner,
+    epoch: run.epoch,
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: run.finishedAt?.toISOString() ?? null,
+    durationMs,
+    duration: run.finishedAt ? formatDuration(durationMs) : `${formatDuration(durationMs)} so far`,
+    lastEntry: last ? `${last.step} ${last.phase}` : '',
+  };
+}
+
+const asObject = (v: JsonValue | null | undefined): JsonObject => (v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v) ? v : {});
+
+/** Keys describeEntry turns into words; anything else is shown as compact JSON. */
+const WORDED = new Set(['attempt', 'attempts', 'ms', 'done', 'ok', 'aborted', 'fenced', 'runEpoch', 'planEpoch', 'error', 'reason', 'summary', 'detail', 'result', 'state', 'steps', 'kind', 'owner', 'previousOwner', 'resumed', 'status', 'step']);
+
+/** A journal entry's data in a few words, for the timeline table and progress lines. */
+export function describeEntry(e: Pick<JournalEntry, 'step' | 'phase' | 'data'>): string {
+  const d = asObject(e.data);
+  const parts: string[] = [];
+  if (e.step === RUN_STEP && e.phase === 'observe' && typeof d['owner'] === 'string') {
+    parts.push(d['resumed'] === true ? `resumed by ${d['owner']}${d['previousOwner'] !== d['owner'] ? ` (taken over from ${String(d['previousOwner'])})` : ''}` : `started by ${d['owner']}`);
+  }
+  if (typeof d['attempt'] === 'number' && d['attempt'] > 1) parts.push(`try ${d['attempt']}`);
+  if (typeof d['attempts'] === 'number' && d['attempts'] > 1) parts.push(`after ${d['attempts']} tries`);
+  if (e.phase === 'observe' && typeof d['done'] === 'boolean') parts.push(d['done'] ? 'done already' : 'to do');
+  if (e.phase === 'verify' && typeof d['ok'] === 'boolean') parts.push(d['ok'] ? 'ok' : 'not ok');
+  if (d['aborted'] === true) parts.push('interrupted');
+  if (d['fenced'] === true) parts.push(`fenced: run epoch ${String(d['runEpoch'])}, plan epoch ${String(d['planEpoch'])}`);
+  else if (typeof d['error'] === 'string') parts.push(d['error']);
+  for (const k of ['reason', 'summary'] as const) if (typeof d[k] === 'string') parts.push(d[k]);
+  for (const k of ['detail', 'result'] as const) {
+    const text = describeJson(d[k]);
+    if (text !== undefined) parts.push(text);
+  }
+  if (typeof d['status'] === 'string' && e.step === RUN_STEP) parts.push(d['status']);
+  const state = Object.keys(asObject(d['state']));
+  if (state.length > 0) parts.push(`state: ${state.join(', ')}`);
+  const rest = Object.fromEntries(Object.entries(d).filter(([k]) => !WORDED.has(k)));
+  if (Object.keys(rest).length > 0) parts.push(describeJson(rest)!);
+  return parts.join('; ');
+}
+
+function runFields(run: Run, now: Date): [string, string][] {
+  const end = run.finishedAt ?? now;
+  const rows: [string, string][] = [
+    ['id', run.id],
+    ['plan', run.planName],
+    ['kind', run.kind],
+    ['status', run.status],
+    ['owner', run.owner],
+    ['epoch', String(run.epoch)],
+    ['started', run.startedAt.toISOString()],
+    ['finished', run.finishedAt?.toISOString() ?? ''],
+    ['duration', `${formatDuration(end.getTime() - run.startedAt.getTime())}${run.finishedAt ? '' : ' so far'}`],
+  ];
+  if (run.params !== null) rows.push(['params', describeJson(run.params) ?? '']);
+  const error = asObject(run.result)['error'];
+  if (typeof error === 'string') rows.push(['error', error]);
+  return rows;
+}
+
+function stepRows(steps: StepReport[]): (string | number)[][] {
+  return steps.map((s) => [s.name, s.status, s.attempts, s.durationMs === undefined ? '' : formatDuration(s.durationMs), s.describe]);
+}
+
+function runJson(run: Run): JsonObject {
+  return {
+    id: run.id,
+    plan: run.planName,
+    kind: run.kind,
+    status: run.status,
+    owner: run.owner,
+    epoch: run.epoch,
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: run.finishedAt?.toISOString() ?? null,
+    params: run.params,
+    result: run.result,
+  };
+}
+
+function renderShow(run: Run, entries: JournalEntry[], format: Format, now: Date): string {
+  const summary = summarizeRun(run, entries);
+  if (format !== 'table') {
+    return structured({ run: runJson(run), steps: summary.steps, warnings: summary.warnings, journal: entries.map((e) => ({ seq: e.seq, at: e.at.toISOString(), step: e.step, phase: e.phase, data: e.data })) }, format);
+  }
+  const out = [table(['Field', 'Value'], runFields(run, now))];
+  if (summary.steps.length > 0) out.push(table(['Step', 'Status', 'Tries', 'Duration', 'What it does'], stepRows(summary.steps)));
+  for (const w of summary.warnings) out.push(`warning: ${w}`);
+  out.push(entries.length > 0 ? table(['#', 'At', 'Step', 'Phase', 'Detail'], entries.map((e) => [e.seq, e.at.toISOString(), e.step, e.phase, describeEntry(e)])) : 'The journal is empty.');
+  if (run.status === 'running') out.push(`If its process is gone: ferry resume ${run.id}`);
+  return out.join('\n');
+}
+
+function renderOutcome(o: RunOutcome, format: Format): string {
+  if (format !== 'table') return structured({ status: o.status, run: runJson(o.run), steps: o.result.steps, warnings: o.result.warnings, ...(o.result.error ? { error: o.result.error } : {}) }, format);
+  const rows = runFields(o.run, new Date()).filter(([k]) => k !== 'error');
+  if (o.result.error) rows.push(['error', o.result.error]);
+  const out = [table(['Field', 'Value'], rows), table(['Step', 'Status', 'Tries', 'Duration', 'What it does'], stepRows(o.result.steps))];
+  for (const w of o.result.warnings) out.push(`warning: ${w}`);
+  if (o.status === 'interrupted') out.push(`Interrupted: the run stays running (fix: ferry resume ${o.run.id})`);
+  return out.join('\n');
+}
+
+/** One stderr line per journal entry while a run is driven. */
+function progressLine(e: RunEvent): string {
+  if (e.phase === 'skipped') return `ferry: ${e.step}: skipped (done before the resume)`;
+  const text = describeEntry({ step: e.step, phase: e.phase, data: e.data });
+  return `ferry: ${e.step} ${e.phase}${text ? `: ${text}` : ''}`;
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+function positive(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number');
+  return n;
+}
+
+async function withRepo<T>(ctx: CliContext, fn: (repo: CatalogRepo) => Promise<T>): Promise<T> {
+  const catalog = await openCatalog(ctx.dbUrl(), { logger: ctx.logger() });
+  try {
+    return await fn(new CatalogRepo(catalog));
+  } finally {
+    await catalog.close();
+  }
+}
+
+async function getRun(repo: CatalogRepo, id: string): Promise<Run> {
+  const run = await repo.runs.get(id);
+  if (!run) throw new CatalogNotFoundError('run', id, 'is not in the catalog (fix: ferry runs list)');
+  return run;
+}
+
+/** One Site per cloud name for the whole command (opened on first use). */
+function siteCache(ctx: CliContext): (cloud: string) => Site {
+  const sites = new Map<string, Site>();
+  return (cloud) => {
+    let s = sites.get(cloud);
+    if (!s) {
+      s = new Site(loadCloud(cloud, ctx.clouds()), { logger: ctx.logger() });
+      sites.set(cloud, s);
+    }
+    return s;
+  };
+}
