@@ -6,7 +6,9 @@ import { catalogRebuild } from './catalog.js';
 import { cloudsWithLabNote, type CliContext, type Io } from './context.js';
 import { FORMATS, type Format } from './output.js';
 import { planSchema, planValidate } from './plan.js';
+import { registerDrTest } from './drtest.js';
 import { registerPlanStore } from './plan-store.js';
+import { registerRecovery } from './recovery.js';
 import { registerReplication } from './replication.js';
 import { registerRuns } from './runs.js';
 import { sitesCheck } from './sites.js';
@@ -91,6 +93,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerPlanStore(plan, ctx);
   registerReplication(program, ctx);
   registerRuns(program, ctx);
+  registerRecovery(program, ctx);
+  registerDrTest(program, ctx);
   return program;
 }
 
