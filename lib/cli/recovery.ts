@@ -1,0 +1,5 @@
+// Being written by another engineer; the lead wired it into main.ts. Replace this stub.
+import type { Command } from 'commander';
+import type { CliContext } from './context.js';
+
+export function registerRecovery(_program: Command, _ctx: CliContext): void {}
