@@ -3,19 +3,12 @@
 // restored at B and checksummed against A; a cycle that crashed mid-backup re-run without
 // duplicates; retention deleting both chains; nothing marked with the plan left behind.
 import { expect } from 'chai';
-import { isNotFound, type HttpError } from '../../lib/errors.js';
-import { deleteBackup, getBackup, listBackups, restoreBackup } from '../../lib/openstack/blockstorage/backups.js';
-import { deleteSnapshot, getSnapshot, listSnapshots, waitForSnapshot, waitForSnapshotDeleted } from '../../lib/openstack/blockstorage/snapshots.js';
-import { createVolume, deleteVolume, getVolume, waitForVolume, waitForVolumeDeleted, type Volume } from '../../lib/openstack/blockstorage/volumes.js';
-import { listFlavors } from '../../lib/openstack/compute/flavors.js';
-import { createServer, deleteServer, waitForServer, waitForServerDeleted } from '../../lib/openstack/compute/servers.js';
+import type { HttpError } from '../../lib/errors.js';
+import { deleteBackup, getBackup, listBackups } from '../../lib/openstack/blockstorage/backups.js';
+import { getSnapshot, listSnapshots } from '../../lib/openstack/blockstorage/snapshots.js';
+import { createVolume, getVolume, waitForVolume } from '../../lib/openstack/blockstorage/volumes.js';
 import { attachVolume, detachVolume } from '../../lib/openstack/compute/volumeattachments.js';
-import { listImages } from '../../lib/openstack/image/images.js';
-import { createNetwork, deleteNetwork } from '../../lib/openstack/network/networks.js';
-import { createSubnet } from '../../lib/openstack/network/subnets.js';
-import { addTag } from '../../lib/openstack/network/tags.js';
 import { collect } from '../../lib/openstack/paginate.js';
-import type { ServiceClient } from '../../lib/openstack/service-client.js';
 import type { Site } from '../../lib/openstack/site.js';
 import {
   createPointBackup,
@@ -34,97 +27,23 @@ import {
 import { FERRY_MARKS, type VolumeDataRef } from '../../lib/replication/types.js';
 import { RUN_TAG, TIMEOUTS, labSite, uniqueName, useLab, type Cleanup } from './support/lab.js';
 import { volumeSha256, writeVolumeBytes } from './support/volume-data.js';
+import { LAB_TAG_KEY, labImageServer, labNetwork, purgePlanArtifacts, removeVolume, restoreAndHash as restoreAndHashAt } from './support/workload.js';
 
-const TAG_KEY = 'ferry-run';
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
-}
-
-const VOLUME_BUSY = new Set(['creating', 'attaching', 'detaching', 'reserved', 'deleting', 'backing-up', 'restoring-backup', 'extending', 'downloading', 'uploading', 'retyping', 'maintenance']);
-
-/** Deletes a volume (and its snapshots) once it has settled, and waits until it is gone. */
-async function removeVolume(sc: ServiceClient, id: string): Promise<void> {
-  const deadline = Date.now() + TIMEOUTS.volume;
-  for (;;) {
-    let v: Volume;
-    try {
-      v = await getVolume(sc, id);
-    } catch (err) {
-      if (isNotFound(err)) return;
-      throw err;
-    }
-    if (v.status === 'deleting') break;
-    if (!VOLUME_BUSY.has(v.status) || Date.now() > deadline) {
-      await deleteVolume(sc, id, { cascade: true });
-      break;
-    }
-    await sleep(2000);
-  }
-  await waitForVolumeDeleted(sc, id, { timeoutMs: TIMEOUTS.volume });
-}
-
-/** Removes everything at a site marked with the plan: snapshots, then backups children first. */
-async function purgePlan(site: Site, plan: string): Promise<void> {
-  const sc = site.blockStorage;
-  const left = await findOrphans(site, plan, []);
-  for (const s of left.snapshots) {
-    if (s.status !== 'available' && s.status !== 'error') await waitForSnapshot(sc, s.id, ['available', 'error'], { timeoutMs: TIMEOUTS.backup }).catch(() => undefined);
-    await deleteSnapshot(sc, s.id);
-    await waitForSnapshotDeleted(sc, s.id, { timeoutMs: TIMEOUTS.volume });
-  }
-  await deleteBackupChain(
-    site,
-    left.backups.map((b) => b.id),
-    { timeouts: { dependentsMs: TIMEOUTS.backup, deleteMs: TIMEOUTS.backup }, maxPollIntervalMs: 3000 },
-  );
-}
+const TAG_KEY = LAB_TAG_KEY;
 
 /** A network with a subnet and a server booted on it (fake driver), all removed afterwards. */
-async function bootServer(cleanup: Cleanup, site: Site): Promise<string> {
-  const net = await createNetwork(site.network, { name: uniqueName('net') });
-  cleanup.add(`${site.name} network ${net.id}`, async () => {
-    for (let i = 0; ; i++) {
-      try {
-        return await deleteNetwork(site.network, net.id);
-      } catch (err) {
-        if ((err as HttpError).status !== 409 || i >= 20) throw err;
-        await sleep(3000);
-      }
-    }
-  });
-  await addTag(site.network, 'networks', net.id, RUN_TAG);
-  const third = Math.floor(Math.random() * 250) + 1;
-  await createSubnet(site.network, { network_id: net.id, ip_version: 4, cidr: `10.232.${third}.0/24`, name: uniqueName('subnet') });
-  const image = (await collect(listImages(site.image, { name: 'lab-tiny' })))[0];
-  if (!image) throw new Error(`${site.name} has no lab-tiny image`);
-  const flavor = (await collect(listFlavors(site.compute))).find((f) => f.name === 'm1.tiny');
-  if (!flavor) throw new Error(`${site.name} has no m1.tiny flavor`);
-  const server = await createServer(site.compute, {
-    name: uniqueName('server'),
-    flavorRef: flavor.id,
-    imageRef: image.id,
-    networks: [{ uuid: net.id }],
-    metadata: { [TAG_KEY]: RUN_TAG },
-    tags: [RUN_TAG],
-  });
-  cleanup.add(`${site.name} server ${server.id}`, async () => {
-    await deleteServer(site.compute, server.id);
-    await waitForServerDeleted(site.compute, server.id, { timeoutMs: TIMEOUTS.server });
-  });
-  await waitForServer(site.compute, server.id, ['ACTIVE'], { timeoutMs: TIMEOUTS.server });
-  return server.id;
+async function bootServer(c: Cleanup, site: Site): Promise<string> {
+  const { networkId } = await labNetwork(c, site);
+  return (await labImageServer(c, site, networkId)).serverId;
 }
 
 /** Restores a backup at site B into a new volume, waits for it, returns the volume's sha256. */
 async function restoreAndHash(c: Cleanup, b: Site, backupId: string): Promise<{ sha: string; ms: number }> {
-  const t0 = Date.now();
-  const r = await restoreBackup(b.blockStorage, backupId, { name: uniqueName('restored') });
-  c.add(`lab-b volume ${r.volume_id}`, () => removeVolume(b.blockStorage, r.volume_id));
-  await waitForVolume(b.blockStorage, r.volume_id, ['available'], { timeoutMs: TIMEOUTS.restore });
-  const ms = Date.now() - t0;
-  return { sha: await volumeSha256('b', r.volume_id), ms };
+  const r = await restoreAndHashAt(c, b, backupId);
+  return { sha: r.sha, ms: r.ms };
 }
+
+const purgePlan = purgePlanArtifacts;
 
 function only(result: ReplicateResult): VolumeDataRef {
   expect(result.status, JSON.stringify(result.results.map((r) => (r.ok ? r.volumeId : `${r.volumeId} ${r.step}: ${r.error.message}`)))).to.equal('complete');
