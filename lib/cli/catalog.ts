@@ -48,7 +48,7 @@ function render(c: RebuildCounts, where: { site: string; container: string; cata
   const rows: [string, string][] = [
     ['from', `${where.site} container ${where.container}`],
     ['catalog', where.catalog],
-    ['plans', `${c.plans.seen} in the bank: ${c.plans.created} created, ${c.plans.updated} updated, ${c.plans.unchanged} unchanged, ${c.plans.failed} failed`],
+    ['plans', `${c.plans.seen} in the bank: ${c.plans.created} created, ${c.plans.updated} updated, ${c.plans.unchanged} unchanged, ${c.plans.deleted} deleted, ${c.plans.failed} failed`],
     ['epochs raised', String(c.plans.epochRaised)],
     [
       'recovery points',

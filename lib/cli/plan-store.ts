@@ -48,8 +48,9 @@ export function registerPlanStore(plan: Command, ctx: CliContext): void {
     .argument('<name>', 'plan name')
     .option('--purge', 'also delete its recovery points: backups at both sites, the bank objects and the catalog rows (resumable)')
     .option('--yes', 'confirm --purge')
+    .option('--offline', "delete in the catalog only, without marking plan.json deleted in the secondary's bank (a catalog rebuilt from that bank would list the plan again)")
     .option('--container <name>', 'the bank container', 'ferry-bank')
-    .action(async (name: string, o: { purge?: boolean; yes?: boolean; container: string }) => {
+    .action(async (name: string, o: { purge?: boolean; yes?: boolean; offline?: boolean; container: string }) => {
       ctx.setExit(await planDelete(name, o, ctx));
     });
 }
@@ -123,7 +124,11 @@ async function planApply(file: string, o: { offline?: boolean; dryRun?: boolean;
   return 0;
 }
 
-async function planDelete(name: string, o: { purge?: boolean; yes?: boolean; container: string }, ctx: CliContext): Promise<number> {
+async function planDelete(name: string, o: { purge?: boolean; yes?: boolean; offline?: boolean; container: string }, ctx: CliContext): Promise<number> {
+  if (o.purge && o.offline) {
+    ctx.io.err('ferry: error: --purge deletes backups at both sites and their banks; it cannot be --offline (fix: drop --offline, or delete without --purge)');
+    return 1;
+  }
   return withRepo(ctx, async (repo) => {
     if (o.purge && !o.yes) {
       const d = await showPlan(repo, name);
@@ -134,6 +139,7 @@ async function planDelete(name: string, o: { purge?: boolean; yes?: boolean; con
     }
     const r = await deletePlan(repo, name, {
       purge: o.purge === true,
+      offline: o.offline === true,
       sites: siteFactory(ctx),
       container: o.container,
       logger: ctx.logger(),
@@ -142,6 +148,7 @@ async function planDelete(name: string, o: { purge?: boolean; yes?: boolean; con
     if (!r.purge) {
       const kept = `${r.points} recovery point${r.points === 1 ? '' : 's'} kept (purge them with: ferry plan delete ${name} --purge --yes)`;
       ctx.io.out(r.softDeleted ? `plan ${name}: deleted; ${kept}` : `plan ${name}: already deleted; ${kept}`);
+      if (r.bank === 'skipped') ctx.io.err(`ferry: warning: the bank at the secondary was not updated (--offline): a catalog rebuilt from it would list plan ${name} again; run 'ferry plan delete ${name}' once the secondary is reachable`);
       return 0;
     }
     const sites = r.purge.sites.map((s) => `${s.site}: ${s.backups.length} backup${s.backups.length === 1 ? '' : 's'}, ${s.snapshots} snapshot${s.snapshots === 1 ? '' : 's'}, ${s.bankPoints} bank point${s.bankPoints === 1 ? '' : 's'} deleted`);

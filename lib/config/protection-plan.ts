@@ -14,8 +14,8 @@
 //    one. Errors carry file:line:col (yaml-source's locate()), the field path and a fix; all
 //    problems of a file are collected (PlanError.issues), sorted by position.
 //  - Only offline checks live here (schema and cross-field). Online checks (members and
-//    mapping targets exist, quota and flavors at the secondary) need discovery and will be a
-//    separate validatePlanOnline().
+//    mapping targets exist, quota and flavors at the secondary) need discovery: they are
+//    checkReadiness() in lib/plan/readiness.ts.
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { parseYamlText, readYamlFile, type YamlSource } from './yaml-source.js';

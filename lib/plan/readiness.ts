@@ -32,15 +32,19 @@ import { isStatus } from '../errors.js';
 import { chunks, discover, selectorsFromPlan } from '../inventory/discover.js';
 import type { FlavorSpec, Inventory, Member } from '../inventory/model.js';
 import { silentLogger, type Logger } from '../log.js';
+import { availableZoneNames as availableVolumeZones, listAvailabilityZones as listVolumeZones } from '../openstack/blockstorage/availabilityzones.js';
 import { getLimits as getVolumeLimits, type AbsoluteLimits as VolumeAbsoluteLimits } from '../openstack/blockstorage/limits.js';
+import { listServices } from '../openstack/blockstorage/services.js';
 import { listVolumeTypes } from '../openstack/blockstorage/types.js';
 import { checkSite, REQUIRED_SERVICES, type ServiceReport } from '../openstack/check.js';
+import { availableZoneNames as availableComputeZones, listAvailabilityZones as listComputeZones } from '../openstack/compute/availabilityzones.js';
 import { listFlavors } from '../openstack/compute/flavors.js';
 import { listKeypairs } from '../openstack/compute/keypairs.js';
 import { getLimits as getComputeLimits, type AbsoluteLimits as ComputeAbsoluteLimits } from '../openstack/compute/limits.js';
 import { findProject } from '../openstack/identity/projects.js';
 import { imageUrls, type Image } from '../openstack/image/images.js';
 import { listNetworks, type Network } from '../openstack/network/networks.js';
+import { getQuotaDetails } from '../openstack/network/quotas.js';
 import { listSecurityGroups } from '../openstack/network/securitygroups.js';
 import { listSubnets } from '../openstack/network/subnets.js';
 import { collect, paginate } from '../openstack/paginate.js';
@@ -230,24 +234,9 @@ async function fact<T>(fn: () => Promise<T>): Promise<Fact<T>> {
   }
 }
 
-// Calls lib/openstack has no module for yet (read-only, one request each).
-
-/** Cinder's os-services of one binary (admin only by default policy). */
+/** The enabled-or-not, up-or-down state of Cinder's services of one binary (admin only by default policy). */
 async function listCinderServices(sc: ServiceClient, binary: string, signal?: AbortSignal): Promise<CinderServiceFact[]> {
-  const res = await sc.get<{ services: { host: string; zone: string; status: string; state: string }[] }>('os-services', { query: { binary }, signal });
-  return res.data.services.map((s) => ({ host: s.host, zone: s.zone, status: s.status, state: s.state }));
-}
-
-/** Availability zones of Nova or Cinder (both answer os-availability-zone with availabilityZoneInfo). */
-async function listZones(sc: ServiceClient, signal?: AbortSignal): Promise<string[]> {
-  const res = await sc.get<{ availabilityZoneInfo: { zoneName: string; zoneState?: { available?: boolean } }[] }>('os-availability-zone', { signal });
-  return res.data.availabilityZoneInfo.filter((z) => z.zoneState?.available !== false).map((z) => z.zoneName);
-}
-
-/** Neutron quota-details: limit, used and reserved per resource of a project. */
-async function getNetworkQuota(sc: ServiceClient, projectId: string, signal?: AbortSignal): Promise<Record<string, QuotaDetail>> {
-  const res = await sc.get<{ quota: Record<string, QuotaDetail> }>(`v2.0/quotas/${encodeURIComponent(projectId)}/details`, { signal });
-  return res.data.quota;
+  return (await listServices(sc, { binary }, signal)).map((s) => ({ host: s.host, zone: s.zone, status: s.status, state: s.state }));
 }
 
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
@@ -355,13 +344,16 @@ export async function gatherSecondary(plan: ProtectionPlan, site: Site, opts: Re
     imageRefs.length > 0 ? task(() => listImagesByRef(site.image, imageRefs, signal)) : Promise.resolve(undefined),
     task(async () => (await collect(listVolumeTypes(site.blockStorage, admin ? { is_public: 'None' } : {}, { signal }))).map((t) => ({ id: t.id, name: t.name }))),
     task(async () => {
-      const [compute, volume] = await Promise.all([listZones(site.compute, signal), listZones(site.blockStorage, signal)]);
+      const [compute, volume] = await Promise.all([
+        listComputeZones(site.compute, { signal }).then(availableComputeZones),
+        listVolumeZones(site.blockStorage, signal).then(availableVolumeZones),
+      ]);
       return { compute, volume };
     }),
     keypairRefs.length > 0 ? task(async () => (await collect(listKeypairs(site.compute, {}, { signal }))).map((k) => ({ name: k.name }))) : Promise.resolve(undefined),
     task(async () => (await getComputeLimits(site.compute, { signal })).absolute),
     task(async () => (await getVolumeLimits(site.blockStorage, undefined, signal)).absolute),
-    task(() => getNetworkQuota(site.network, projectId, signal)),
+    task(() => getQuotaDetails(site.network, projectId, signal)),
   ]);
   return {
     access,

@@ -14,8 +14,17 @@
 //  - A plan whose primary or secondary changes while it has recovery points is refused: the
 //    points' data lives at the old sites. The fix is to purge it first, or use a new name.
 //  - A new plan whose name the bank already holds at an epoch above 0 (a catalog lost after a
-//    failover) is refused: `catalog rebuild` must bring the bank's epoch back first, or the
-//    fencing state would be reset.
+//    failover), or holds deleted, is refused: `catalog rebuild` must bring the bank's state
+//    back first, or the fencing state would be reset and the deleted plan's points adopted.
+//  - Delete, like apply, writes the bank FIRST: `deletedAt` in plans/<plan>/plan.json at the
+//    secondary, then the catalog's soft delete, so that a catalog rebuilt from the bank records
+//    the plan deleted instead of reviving it. A secondary that cannot be reached or written
+//    fails the delete before the catalog changes (PlanBankError, with the fix); `offline`
+//    deletes in the catalog only, knowingly: a catalog rebuilt from that bank would list the
+//    plan live again, until a `plan delete` with the secondary reachable marks the bank
+//    (deleting an already deleted plan does that). A bank without the plan's plan.json (never
+//    written) needs nothing. A re-apply of a live plan whose plan.json says deleted (a delete
+//    interrupted between the bank and the catalog) rewrites it live: the catalog decides.
 //  - Purge is resumable: every step is idempotent and finds its work again from the catalog's
 //    manifests AND from Ferry's marks at the sites (snapshots and backups marked with the
 //    plan), so a re-run after a crash finishes the job. Backups are deleted children first
@@ -41,6 +50,7 @@ import {
   getEpoch,
   getPlanDocument,
   listRecoveryPoints,
+  markPlanDeleted,
   planDocument,
   putEpoch,
   putPlanDocument,
@@ -151,6 +161,14 @@ export interface DeleteOptions {
   timeouts?: Partial<MoverTimeouts>;
   pollIntervalMs?: number;
   maxPollIntervalMs?: number;
+  /**
+   * Delete in the catalog only, without recording the deletion in the secondary's bank (for a
+   * secondary that is gone or unreachable). A catalog rebuilt from that bank would bring the
+   * plan back live. Not with `purge`, which needs both sites anyway.
+   */
+  offline?: boolean;
+  /** The deletion time written to the bank (default: now). */
+  now?: () => Date;
 }
 
 export interface SitePurge {
@@ -172,6 +190,12 @@ export interface DeleteResult {
   softDeleted: boolean;
   /** Recovery points the catalog holds for it (kept unless purged). */
   points: number;
+  /**
+   * plans/<plan>/plan.json at the secondary: the deletion recorded now (`written`), recorded
+   * before (`unchanged`), no plan.json there (`absent`: nothing a rebuild could revive), or
+   * not touched (`skipped`: offline).
+   */
+  bank: 'written' | 'unchanged' | 'absent' | 'skipped';
   purge?: { sites: SitePurge[]; catalog: PurgeResult };
 }
 
@@ -187,6 +211,20 @@ export class PlanConflictError extends FerryError {
     readonly field: string = 'name',
   ) {
     super(`${detail} (fix: ${fix})`);
+  }
+}
+
+/** The secondary's bank could not record a deletion; nothing was changed in the catalog. */
+export class PlanBankError extends FerryError {
+  override readonly name: string = 'PlanBankError';
+  constructor(
+    readonly detail: string,
+    readonly fix: string,
+    /** The site whose bank failed. */
+    readonly site: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${detail} (fix: ${fix})`, options);
   }
 }
 
@@ -350,7 +388,7 @@ export async function applyPlan(repo: CatalogRepo, input: string | ProtectionPla
   if (opts.dryRun) return { ...base, dryRun: true, bank: 'skipped' };
 
   let bank: ApplyResult['bank'] = 'skipped';
-  if (secondary) bank = await writeBank(secondary, plan, spec, hash, !existing, { container, signal: opts.signal, now: opts.now });
+  if (secondary) bank = await writeBank(secondary, plan, spec, hash, !existing, { container, signal: opts.signal, now: opts.now, log });
 
   const res = await repo.plans.upsert({ ...columnsOf(plan), spec });
   const stored: ApplyAction = res.created ? 'created' : res.changed ? 'changed' : 'unchanged';
@@ -359,17 +397,18 @@ export async function applyPlan(repo: CatalogRepo, input: string | ProtectionPla
 }
 
 /** plan.json (and, for a new plan, epoch 0) at the secondary's bank; 'unchanged' when the bank has this spec already. */
-async function writeBank(site: Site, plan: ProtectionPlan, spec: JsonObject, hash: string, isNew: boolean, o: { container: string; signal?: AbortSignal | undefined; now?: (() => Date) | undefined }): Promise<'written' | 'unchanged'> {
+async function writeBank(
+  site: Site,
+  plan: ProtectionPlan,
+  spec: JsonObject,
+  hash: string,
+  isNew: boolean,
+  o: { container: string; signal?: AbortSignal | undefined; now?: (() => Date) | undefined; log?: Logger },
+): Promise<'written' | 'unchanged'> {
   const sc = site.objectStore;
   const bank = { container: o.container, signal: o.signal };
   await ensureBank(sc, { ...bank, ...(o.now ? { now: o.now } : {}) });
   const epoch = await getEpoch(sc, plan.name, bank);
-  if (isNew && epoch && epoch.epoch > 0) {
-    throw new PlanConflictError(
-      `the bank at ${site.name} already holds plan '${plan.name}' at epoch ${epoch.epoch} (active at ${epoch.activeSite}), which this catalog does not know`,
-      `rebuild the catalog from the bank first (ferry catalog rebuild --from ${site.name} --plan ${plan.name}), then apply`,
-    );
-  }
   let current;
   try {
     current = await getPlanDocument(sc, plan.name, bank);
@@ -377,8 +416,23 @@ async function writeBank(site: Site, plan: ProtectionPlan, spec: JsonObject, has
     // A damaged plan.json is replaced by the plan as applied now.
     if (!(err instanceof BankError)) throw err;
   }
+  if (isNew && current?.deletedAt) {
+    throw new PlanConflictError(
+      `the bank at ${site.name} holds plan '${plan.name}', deleted at ${current.deletedAt} with its recovery points, which this catalog does not know`,
+      `rebuild the catalog from the bank (ferry catalog rebuild --from ${site.name} --plan ${plan.name}), purge the plan (ferry plan delete ${plan.name} --purge --yes), then apply; or apply it under another name`,
+    );
+  }
+  if (isNew && epoch && epoch.epoch > 0) {
+    throw new PlanConflictError(
+      `the bank at ${site.name} already holds plan '${plan.name}' at epoch ${epoch.epoch} (active at ${epoch.activeSite}), which this catalog does not know`,
+      `rebuild the catalog from the bank first (ferry catalog rebuild --from ${site.name} --plan ${plan.name}), then apply`,
+    );
+  }
+  // A live catalog row whose plan.json says deleted: a delete interrupted after the bank; the
+  // catalog decides, so plan.json is written live again below.
+  if (current?.deletedAt) o.log?.warn(`plan ${plan.name}: the bank at ${site.name} marked it deleted at ${current.deletedAt} (an interrupted delete); rewritten live`);
   const c = columnsOf(plan);
-  const same = current && current.specHash === hash && current.project === c.project && current.primarySite === c.primarySite && current.secondarySite === c.secondarySite && current.tier === c.tier && current.rpoMs === c.rpoMs;
+  const same = current && !current.deletedAt && current.specHash === hash && current.project === c.project && current.primarySite === c.primarySite && current.secondarySite === c.secondarySite && current.tier === c.tier && current.rpoMs === c.rpoMs;
   if (!same) await putPlanDocument(sc, planDocument({ ...c, spec }, (o.now ?? (() => new Date()))()), bank);
   if (!epoch) await putEpoch(sc, plan.name, { epoch: 0, activeSite: plan.primary, updatedAt: (o.now ?? (() => new Date()))().toISOString() }, bank);
   return same ? 'unchanged' : 'written';
@@ -441,25 +495,51 @@ export async function showPlan(repo: CatalogRepo, name: string, opts: { now?: ()
 // ---- delete and purge ---------------------------------------------------------------------------
 
 /**
- * Deletes a plan. Without `purge` the catalog marks it deleted and keeps its recovery points
- * (at the sites, in the bank, in the catalog). With `purge` the points go too, resumably:
- * snapshots and backups at both sites (children first), the bank's objects, then the
- * catalog's rows. Running it again after a crash finishes what is left.
+ * Deletes a plan. Without `purge` it is marked deleted, first in plan.json at the secondary's
+ * bank (unless `offline`), then in the catalog, and keeps its recovery points (at the sites,
+ * in the bank, in the catalog). With `purge` the points go too, resumably: snapshots and
+ * backups at both sites (children first), the bank's objects, then the catalog's rows.
+ * Running it again after a crash finishes what is left; on a plan already deleted it records
+ * the deletion in the bank if that is still missing.
  */
 export async function deletePlan(repo: CatalogRepo, name: string, opts: DeleteOptions = {}): Promise<DeleteResult> {
   const plan = await repo.plans.get(name, { includeDeleted: true });
   if (!plan) throw new CatalogNotFoundError('plan', name, "not found in the catalog (see 'ferry plan list')");
+  if (opts.offline && opts.purge) throw new FerryError('deletePlan: purge reaches both sites, it cannot be offline');
+  if (!opts.offline && !opts.sites) throw new FerryError('deletePlan: recording the deletion in the bank needs `sites` (or offline: true)');
   const active = await repo.runs.list({ planName: name, status: ['pending', 'running'] });
   if (active.length > 0) {
     throw new PlanConflictError(`plan '${name}' has ${active.length} run${active.length === 1 ? '' : 's'} in progress (${active.map((r) => `${r.kind} ${r.id}`).join(', ')})`, 'wait for it to finish, then delete again');
   }
+  const deletedAt = plan.deletedAt ?? (opts.now ?? (() => new Date()))();
+  const bank = opts.offline ? 'skipped' : await recordDeletion(opts.sites!(plan.secondarySite), plan, deletedAt, opts);
   const softDeleted = plan.deletedAt === null ? await repo.plans.softDelete(name) : false;
   const points = await repo.points.list(name);
-  const result: DeleteResult = { name, softDeleted, points: points.length };
+  const result: DeleteResult = { name, softDeleted, points: points.length, bank };
+  (opts.logger ?? silentLogger).info(`plan ${name}: ${softDeleted ? 'deleted' : 'already deleted'}, bank ${bank}`, { points: points.length });
   if (!opts.purge) return result;
-  if (!opts.sites) throw new FerryError('deletePlan: purge needs `sites`');
   result.purge = await purgePlan(repo, plan, points, opts);
   return result;
+}
+
+/**
+ * `deletedAt` in plan.json at the secondary (markPlanDeleted). A damaged plan.json is replaced
+ * by the catalog's plan, marked deleted (as apply replaces one). Any failure is a PlanBankError
+ * saying that nothing was changed and how to go on.
+ */
+async function recordDeletion(site: Site, plan: Plan, deletedAt: Date, opts: DeleteOptions): Promise<DeleteResult['bank']> {
+  const bank = { container: opts.container ?? DEFAULT_BANK_CONTAINER, signal: opts.signal };
+  try {
+    return await markPlanDeleted(site.objectStore, plan.name, deletedAt, { ...bank, replaceDamaged: planDocument(plan, plan.updatedAt) });
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    throw new PlanBankError(
+      `plan '${plan.name}': the deletion could not be recorded in the bank at ${site.name} (container ${bank.container}), so nothing was changed: ${(err as Error).message}`,
+      `retry when ${site.name}'s object store is reachable, or delete it in the catalog only with 'ferry plan delete ${plan.name} --offline' (a catalog rebuilt from ${site.name}'s bank would then list the plan live again, until it is deleted once more with ${site.name} reachable)`,
+      site.name,
+      { cause: err },
+    );
+  }
 }
 
 async function purgePlan(repo: CatalogRepo, plan: Plan, points: RecoveryPoint[], opts: DeleteOptions): Promise<{ sites: SitePurge[]; catalog: PurgeResult }> {

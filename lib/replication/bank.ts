@@ -4,7 +4,7 @@
 //
 //   <container>/                                   default `ferry-bank`
 //     bank.json                                    {"layout": "ferry.bank/v1", ...}
-//     plans/<plan>/plan.json                       the plan as applied, with its spec hash
+//     plans/<plan>/plan.json                       the plan as applied, with its spec hash (and deletedAt once deleted)
 //     plans/<plan>/epoch.json                      {epoch, activeSite, updatedAt} (fencing)
 //     plans/<plan>/points/<createdAt>_<id>/manifest.json   ferry.recoverypoint/v1
 //     plans/<plan>/points/<createdAt>_<id>/COMPLETE        written LAST
@@ -27,6 +27,10 @@
 //    content against its own sha256 checksum (validateManifest).
 //  - Immutability: writing a point that already has its COMPLETE marker is a no-op when the
 //    manifest is the same (by checksum) and a BankConflictError otherwise.
+//  - A soft-deleted plan keeps its plan.json with `deletedAt` (markPlanDeleted), so that a
+//    catalog rebuilt from the bank records it deleted instead of bringing it back. The field
+//    is optional and additive: the layout stays ferry.bank/v1 and the document
+//    ferry.bankplan/v1 (older readers keep unknown fields; the spec hash does not cover it).
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
@@ -72,6 +76,11 @@ export interface BankPlanDocument {
   /** `sha256:<hex>` of the spec's canonical JSON (equal to the catalog's Plan.specHash). */
   specHash: string;
   appliedAt: string;
+  /**
+   * When the plan was soft-deleted (`ferry plan delete` without --purge), ISO 8601 UTC with
+   * milliseconds; absent for a live plan. Its recovery points stay until the plan is purged.
+   */
+  deletedAt?: string;
 }
 
 /** plans/<plan>/epoch.json: a copy of the plan's fencing state for a fresh daemon and a returning primary. */
@@ -218,11 +227,14 @@ export interface PlanDocumentInput {
   tier: BankPlanDocument['tier'];
   rpoMs: number;
   spec: object;
+  /** Set for a soft-deleted plan (a catalog Plan's deletedAt fits); null or absent for a live one. */
+  deletedAt?: Date | string | null | undefined;
 }
 
 /** The plan.json document for a plan (a catalog Plan fits), with its spec hash. */
 export function planDocument(plan: PlanDocumentInput, appliedAt: Date | string = new Date()): BankPlanDocument {
   const spec = JSON.parse(JSON.stringify(plan.spec)) as Record<string, unknown>;
+  const deleted = plan.deletedAt ? { deletedAt: pointTime(plan.deletedAt) } : {};
   return {
     apiVersion: BANK_PLAN_API_VERSION,
     name: checkPlanName(plan.name),
@@ -234,7 +246,13 @@ export function planDocument(plan: PlanDocumentInput, appliedAt: Date | string =
     spec,
     specHash: planSpecHash(spec),
     appliedAt: pointTime(appliedAt),
+    ...deleted,
   };
+}
+
+/** The same plan.json marked deleted at `deletedAt` (an earlier mark is kept: the first deletion counts). */
+export function markedDeleted(doc: BankPlanDocument, deletedAt: Date | string): BankPlanDocument {
+  return doc.deletedAt ? doc : { ...doc, deletedAt: pointTime(deletedAt) };
 }
 
 const PlanDocSchema = z.looseObject({
@@ -248,6 +266,10 @@ const PlanDocSchema = z.looseObject({
   spec: z.record(z.string(), z.unknown()),
   specHash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
   appliedAt: z.string(),
+  deletedAt: z
+    .string()
+    .refine((t) => !Number.isNaN(Date.parse(t)), 'not a time')
+    .optional(),
 });
 
 const EpochSchema = z.looseObject({ epoch: z.int().min(0), activeSite: z.string().min(1), updatedAt: z.string() });
@@ -382,6 +404,34 @@ export async function getPlanDocument(sc: ServiceClient, plan: string, opts: Ban
   const doc = validatePlanDocument(got.doc, `object ${container}/${name}`);
   if (doc.name !== plan) throw new BankError(`object ${container}/${name} is the plan document of '${doc.name}', not '${plan}'`);
   return doc;
+}
+
+/**
+ * Records in plans/<plan>/plan.json that the plan was soft-deleted at `deletedAt`, before the
+ * catalog row is: what keeps a catalog rebuild from reviving it. `written` when marked now,
+ * `unchanged` when it already was (the first deletion time is kept), `absent` when the bank
+ * holds no plan.json for it (nothing to revive; none is created). A damaged plan.json (not
+ * JSON, not a ferry.bankplan/v1 document, a spec that does not match its hash) is replaced by
+ * `replaceDamaged`, marked deleted, when given, and is a BankError otherwise.
+ */
+export async function markPlanDeleted(
+  sc: ServiceClient,
+  plan: string,
+  deletedAt: Date | string,
+  opts: BankOptions & { replaceDamaged?: BankPlanDocument } = {},
+): Promise<'written' | 'unchanged' | 'absent'> {
+  let current: BankPlanDocument | undefined;
+  try {
+    current = await getPlanDocument(sc, plan, opts);
+  } catch (err) {
+    if (!(err instanceof BankError) || !opts.replaceDamaged) throw err;
+    await putPlanDocument(sc, markedDeleted(opts.replaceDamaged, deletedAt), opts);
+    return 'written';
+  }
+  if (!current) return 'absent';
+  if (current.deletedAt) return 'unchanged';
+  await putPlanDocument(sc, markedDeleted(current, deletedAt), opts);
+  return 'written';
 }
 
 /** The names of the plans in the bank (one delimiter listing, paginated), sorted. */

@@ -4,6 +4,8 @@
 // catalog. Idempotent: a second run finds everything present and changes nothing.
 //
 // Per plan:
+//   catalog row soft-deleted → left as it is, points too (counted `deleted`, not a failure:
+//                 `plan delete --purge` removes it with everything the bank holds for it)
 //   plan.json   → plans.upsert (created, updated when the spec differs, else unchanged)
 //   epoch.json  → the catalog's epoch is raised to the bank's through bumpEpoch (never lowered),
 //                 with the bank's active site, so fencing survives the rebuild
@@ -14,11 +16,17 @@
 //                   COMPLETE marker + manifest status partial  → partial
 //                   manifest without COMPLETE (crashed upload) → partial
 //                   marker without manifest, bad manifest       → not recorded, a problem
+//   deletedAt   → a plan.json marked deleted (`plan delete`) is recorded with its epoch and its
+//                 points as above, THEN soft-deleted, so `plan delete --purge` finds them. The
+//                 repository records points of live plans only, hence the order; a rebuild
+//                 interrupted in between leaves the row live, and the next run finishes it.
+//                 A live catalog row whose plan.json says deleted is an interrupted
+//                 `plan delete` (the bank is written first): it is soft-deleted too.
 import { CatalogConflictError, type CatalogRepo, type RecoveryPoint } from '../catalog/repo.js';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { Site } from '../openstack/site.js';
-import { checkBank, DEFAULT_BANK_CONTAINER, getEpoch, getPlanDocument, getRecoveryPoint, listPlanNames, listRecoveryPoints, type BankPointEntry } from './bank.js';
+import { checkBank, DEFAULT_BANK_CONTAINER, getEpoch, getPlanDocument, getRecoveryPoint, listPlanNames, listRecoveryPoints, type BankPlanDocument, type BankPointEntry } from './bank.js';
 import type { RecoveryPointManifest } from './recovery-point.js';
 
 export interface RebuildOptions {
@@ -46,6 +54,11 @@ export interface RebuildCounts {
     created: number;
     updated: number;
     unchanged: number;
+    /**
+     * Plans recorded soft-deleted: marked deleted in the bank (created or updated from it,
+     * then deleted), or already deleted in the catalog (left as they are, points too).
+     */
+    deleted: number;
     /** Plans whose catalog epoch was raised to the bank's. */
     epochRaised: number;
     /** Plans that could not be recorded (see problems). */
@@ -73,7 +86,7 @@ export async function rebuildCatalog(site: Site, repo: CatalogRepo, opts: Rebuil
   const log = opts.logger ?? silentLogger;
   const bank = { container: opts.container ?? DEFAULT_BANK_CONTAINER, signal: opts.signal };
   const counts: RebuildCounts = {
-    plans: { seen: 0, created: 0, updated: 0, unchanged: 0, epochRaised: 0, failed: 0 },
+    plans: { seen: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, epochRaised: 0, failed: 0 },
     points: { seen: 0, complete: 0, partial: 0, finished: 0, skipped: 0, failed: 0 },
     problems: [],
   };
@@ -89,9 +102,18 @@ export async function rebuildCatalog(site: Site, repo: CatalogRepo, opts: Rebuil
 
   for (const name of wanted) {
     counts.plans.seen++;
+    const existing = await repo.plans.get(name, { includeDeleted: true });
+    if (existing?.deletedAt) {
+      // Not revived, not a failure: the catalog's deletion stands whatever the bank says.
+      counts.plans.deleted++;
+      log.info(`catalog rebuild from ${site.name}/${bank.container}: plan '${name}' is deleted in the catalog (at ${existing.deletedAt.toISOString()}); left as it is with its points (purge: ferry plan delete ${name} --purge --yes)`);
+      continue;
+    }
+    let doc: BankPlanDocument;
     try {
-      const doc = await getPlanDocument(sc, name, bank);
-      if (!doc) throw new FerryError(`the bank has points but no plan.json`);
+      const found = await getPlanDocument(sc, name, bank);
+      if (!found) throw new FerryError(`the bank has points but no plan.json`);
+      doc = found;
       const res = await repo.plans.upsert({
         name: doc.name,
         project: doc.project,
@@ -101,9 +123,12 @@ export async function rebuildCatalog(site: Site, repo: CatalogRepo, opts: Rebuil
         rpoMs: doc.rpoMs,
         spec: doc.spec,
       });
-      if (res.created) counts.plans.created++;
-      else if (res.changed) counts.plans.updated++;
-      else counts.plans.unchanged++;
+      // A plan marked deleted is counted once, as deleted, after its points (below).
+      if (!doc.deletedAt) {
+        if (res.created) counts.plans.created++;
+        else if (res.changed) counts.plans.updated++;
+        else counts.plans.unchanged++;
+      }
       const epoch = await getEpoch(sc, name, bank);
       if (epoch && (await raiseEpoch(repo, name, epoch.epoch, epoch.activeSite))) counts.plans.epochRaised++;
     } catch (err) {
@@ -149,9 +174,20 @@ export async function rebuildCatalog(site: Site, repo: CatalogRepo, opts: Rebuil
         problem({ plan: name, pointId: entry.id, message: `not recorded: ${(err as Error).message}` });
       }
     }
+
+    if (doc.deletedAt) {
+      try {
+        await repo.plans.softDelete(name);
+        counts.plans.deleted++;
+        log.info(`catalog rebuild from ${site.name}/${bank.container}: plan '${name}' was deleted at ${doc.deletedAt}: recorded deleted with its points (purge: ferry plan delete ${name} --purge --yes)`);
+      } catch (err) {
+        counts.plans.failed++;
+        problem({ plan: name, message: `deleted in the bank at ${doc.deletedAt}, but not recorded deleted: ${(err as Error).message}` });
+      }
+    }
   }
   log.info(
-    `catalog rebuild from ${site.name}/${bank.container}: plans ${counts.plans.created} created, ${counts.plans.updated} updated, ${counts.plans.unchanged} unchanged; ` +
+    `catalog rebuild from ${site.name}/${bank.container}: plans ${counts.plans.created} created, ${counts.plans.updated} updated, ${counts.plans.unchanged} unchanged, ${counts.plans.deleted} deleted; ` +
       `points ${counts.points.complete} complete, ${counts.points.partial} partial, ${counts.points.finished} finished, ${counts.points.skipped} already present, ${counts.points.failed} failed`,
   );
   return counts;

@@ -8,7 +8,7 @@ import nock from 'nock';
 import { parse } from 'yaml';
 import { run } from '../../../lib/cli/main.js';
 import { SCALE_TAG } from '../../bench/discovery.js';
-import { CINDER, PROJECT_ID, useNock } from '../../support/fake-cloud.js';
+import { CINDER, PROJECT_ID, SWIFT, mockAuth, useNock } from '../../support/fake-cloud.js';
 import { CINDER_B, serveTwoSites, twoSiteClouds } from '../plan/fake-sites.js';
 
 const PLAN = `name: shop
@@ -197,9 +197,17 @@ describe('ferry plan apply, list, show, delete', () => {
       'ferry: error: --purge deletes plan shop and its 0 recovery points: backups at site-a and site-b, the bank objects and the catalog rows; nothing was changed (fix: add --yes to confirm)',
     );
     expect((await ferry(e, ['plan', 'list'])).out).to.match(/│ shop /);
-    const d = await ferry(e, ['plan', 'delete', 'shop']);
+    // site-b's object store refuses: the deletion cannot be recorded in its bank, so nothing changes.
+    mockAuth();
+    nock(SWIFT).get(`/v1/AUTH_${PROJECT_ID}/ferry-bank/plans/shop/plan.json`).reply(403, '<html><h1>Forbidden</h1><p>Access was denied to this resource.</p></html>', { 'Content-Type': 'text/html' });
+    const refused = await ferry(e, ['plan', 'delete', 'shop']);
+    expect(refused.code).to.equal(1);
+    expect(refused.err).to.match(/^ferry: error: plan 'shop': the deletion could not be recorded in the bank at site-b \(container ferry-bank\), so nothing was changed: .*returned 403.* \(fix: retry when site-b's object store is reachable, or delete it in the catalog only with 'ferry plan delete shop --offline'/);
+    expect((await ferry(e, ['plan', 'list'])).out).to.match(/│ shop /);
+    const d = await ferry(e, ['plan', 'delete', 'shop', '--offline']);
     expect(d.code).to.equal(0);
     expect(d.out).to.equal('plan shop: deleted; 0 recovery points kept (purge them with: ferry plan delete shop --purge --yes)');
+    expect(d.err).to.equal("ferry: warning: the bank at the secondary was not updated (--offline): a catalog rebuilt from it would list plan shop again; run 'ferry plan delete shop' once the secondary is reachable");
     expect((await ferry(e, ['plan', 'list'])).out).to.equal('no plans (ferry plan apply FILE adds one)');
     expect((await ferry(e, ['plan', 'list', '--deleted'])).out).to.match(/│ shop \(deleted\)\s+│/);
     expect((await ferry(e, ['plan', 'show', 'shop'])).out).to.match(/│ plan\s+│ shop \(deleted at .*; recovery points kept\)/);
@@ -209,6 +217,17 @@ describe('ferry plan apply, list, show, delete', () => {
     const missing = await ferry(e, ['plan', 'show', 'nope']);
     expect(missing.code).to.equal(1);
     expect(missing.err).to.equal("ferry: error: plan 'nope' not found in the catalog (see 'ferry plan list')");
+  });
+
+  it("delete marks the plan deleted in plan.json at the secondary's bank, then in the catalog", async () => {
+    const e = env();
+    const { swift } = serveTwoSites(2);
+    expect((await ferry(e, ['plan', 'apply', file(e, PLAN)])).code).to.equal(0);
+    const d = await ferry(e, ['plan', 'delete', 'shop']);
+    expect(d.code, d.err).to.equal(0);
+    expect(d.err).to.equal('');
+    expect(d.out).to.equal('plan shop: deleted; 0 recovery points kept (purge them with: ferry plan delete shop --purge --yes)');
+    expect(JSON.parse(swift.objects.get('plans/shop/plan.json')!)).to.have.property('deletedAt').that.matches(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   });
 
   it('delete --purge --yes of a plan without points removes the bank documents and the row', async () => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,13 +16,15 @@ import {
   diffSpecs,
   formatChange,
   listPlans,
+  PlanBankError,
   PlanConflictError,
   PlanNotReadyError,
   readPlanSource,
   showPlan,
   specOf,
 } from '../../../lib/plan/store.js';
-import { bankPaths, ensureBank, planDocument, putEpoch, putPlanDocument, putRecoveryPoint } from '../../../lib/replication/bank.js';
+import { bankPaths, ensureBank, markPlanDeleted, planDocument, putEpoch, putPlanDocument, putRecoveryPoint } from '../../../lib/replication/bank.js';
+import { rebuildCatalog } from '../../../lib/replication/rebuild.js';
 import { buildRecoveryPoint, type RecoveryPointManifest } from '../../../lib/replication/recovery-point.js';
 import { FERRY_MARKS, type VolumeDataRef } from '../../../lib/replication/types.js';
 import { SCALE_TAG, scaleWorkload, serveWorkload } from '../../bench/discovery.js';
@@ -156,7 +159,7 @@ describe('plan/store: apply', () => {
     );
     expect((await repo.plans.get('shop'))!.secondarySite).to.equal('site-c');
 
-    await deletePlan(repo, 'shop');
+    await deletePlan(repo, 'shop', { offline: true });
     const again = (await applyPlan(repo, planFile(PLAN.replace('secondary: site-b', 'secondary: site-c')), { offline: true }).catch((e: unknown) => e)) as PlanConflictError;
     expect(again).to.be.instanceOf(PlanConflictError);
     expect(again.field).to.equal('name');
@@ -241,6 +244,33 @@ describe('plan/store: apply online', () => {
     expect(err).to.be.instanceOf(HttpError);
     expect((err as HttpError).status).to.equal(507);
     await nothingStored();
+  });
+
+  it('refuses a new plan whose name the bank holds deleted (rebuild, purge, then apply)', async () => {
+    const B = siteB();
+    await ensureBank(B.objectStore);
+    await putPlanDocument(B.objectStore, planDocument({ name: 'shop', project: 'admin', primarySite: 'site-a', secondarySite: 'site-b', tier: 'backup', rpoMs: 900_000, spec: { name: 'shop' } }));
+    await putEpoch(B.objectStore, 'shop', { epoch: 0, activeSite: 'site-a' });
+    await markPlanDeleted(B.objectStore, 'shop', '2026-11-27T05:00:00Z');
+    swift.requests.length = 0;
+    const err = (await applyPlan(repo, planFile(PLAN), { sites }).catch((e: unknown) => e)) as PlanConflictError;
+    expect(err).to.be.instanceOf(PlanConflictError);
+    expect(err.detail).to.equal("the bank at site-b holds plan 'shop', deleted at 2026-11-27T05:00:00.000Z with its recovery points, which this catalog does not know");
+    expect(err.fix).to.equal('rebuild the catalog from the bank (ferry catalog rebuild --from site-b --plan shop), purge the plan (ferry plan delete shop --purge --yes), then apply; or apply it under another name');
+    await nothingStored();
+    expect(swift.requests.filter((x) => !x.startsWith('GET ') && !x.startsWith('LIST '))).to.deep.equal([]);
+  });
+
+  it('re-applying a live plan whose plan.json says deleted (a delete interrupted after the bank) writes it live again', async () => {
+    const file = planFile(PLAN);
+    await applyPlan(repo, file, { sites });
+    await markPlanDeleted(siteB().objectStore, 'shop', '2026-11-27T05:00:00Z');
+    swift.requests.length = 0;
+    const r = await applyPlan(repo, file, { sites });
+    expect(r).to.include({ action: 'unchanged', bank: 'written' });
+    expect(swift.requests.filter((x) => x.startsWith('PUT '))).to.deep.equal(['PUT plans/shop/plan.json']);
+    expect(JSON.parse(swift.objects.get('plans/shop/plan.json')!)).to.not.have.property('deletedAt');
+    expect((await repo.plans.get('shop'))!.deletedAt).to.equal(null);
   });
 
   it('refuses a new plan whose name the bank holds at a later epoch (rebuild the catalog first)', async () => {
@@ -383,23 +413,125 @@ describe('plan/store: list, show, delete and purge', () => {
     expect(await showPlan(repo, 'nope').catch((e: Error) => e.message)).to.equal("plan 'nope' not found in the catalog (see 'ferry plan list')");
   });
 
-  it('delete keeps the recovery points; the plan is listed only with includeDeleted', async () => {
-    const { fa, fb, B } = world();
-    new FakeSwift();
+  it('delete keeps the recovery points, marking plan.json at the secondary deleted first; the plan is listed only with includeDeleted', async () => {
+    const { A, B, fa, fb } = world();
+    const swift = new FakeSwift();
     await seedProtectedPlan(fa, fb, B);
-    const r = await deletePlan(repo, 'shop');
-    expect(r).to.deep.equal({ name: 'shop', softDeleted: true, points: 4 });
+    const planJson = JSON.parse(swift.objects.get('plans/shop/plan.json')!) as Record<string, unknown>;
+    swift.requests.length = 0;
+    const at = new Date('2026-11-27T05:00:00.000Z');
+    const r = await deletePlan(repo, 'shop', { sites: (c) => (c === 'site-a' ? A : B), now: () => at });
+    expect(r).to.deep.equal({ name: 'shop', softDeleted: true, points: 4, bank: 'written' });
+    expect(swift.requests).to.deep.equal(['GET plans/shop/plan.json', 'PUT plans/shop/plan.json']);
+    expect(JSON.parse(swift.objects.get('plans/shop/plan.json')!)).to.deep.equal({ ...planJson, deletedAt: '2026-11-27T05:00:00.000Z' });
     expect(await listPlans(repo)).to.deep.equal([]);
     expect((await listPlans(repo, { includeDeleted: true })).map((p) => [p.name, p.deleted])).to.deep.equal([['shop', true]]);
     expect(await repo.points.list('shop')).to.have.length(4);
     expect(deletes(fa)).to.deep.equal([]);
-    expect((await deletePlan(repo, 'shop')).softDeleted).to.equal(false);
+    expect(swift.objects.size).to.equal(3 + 2 * 3); // bank.json, plan.json, epoch.json, 3 points × (manifest, COMPLETE)
+    // Again: already deleted everywhere, nothing written.
+    swift.requests.length = 0;
+    const again = await deletePlan(repo, 'shop', { sites: (c) => (c === 'site-a' ? A : B), now: () => new Date('2026-11-28T00:00:00.000Z') });
+    expect(again).to.include({ softDeleted: false, bank: 'unchanged' });
+    expect(swift.requests).to.deep.equal(['GET plans/shop/plan.json']);
+    expect(JSON.parse(swift.objects.get('plans/shop/plan.json')!)).to.include({ deletedAt: '2026-11-27T05:00:00.000Z' });
+  });
+
+  it('a deleted plan stays deleted through a catalog rebuilt from the bank, with its points, and can then be purged', async () => {
+    const { A, B, fa, fb } = world();
+    const swift = new FakeSwift();
+    await seedProtectedPlan(fa, fb, B);
+    const sites = (c: string) => (c === 'site-a' ? A : B);
+    await deletePlan(repo, 'shop', { sites });
+    // The primary's catalog is lost; a fresh one is rebuilt from the secondary's bank.
+    const fresh = await openCatalog('sqlite::memory:');
+    try {
+      const rebuilt = new CatalogRepo(fresh);
+      const counts = await rebuildCatalog(B, rebuilt);
+      expect(counts.plans).to.include({ deleted: 1, created: 0, failed: 0 });
+      expect(await rebuilt.plans.get('shop')).to.equal(undefined);
+      expect((await listPlans(rebuilt, { includeDeleted: true })).map((p) => [p.name, p.deleted, p.points.total])).to.deep.equal([['shop', true, 3]]);
+      // Re-applying it stays refused: purge first.
+      const err = (await applyPlan(rebuilt, planFile(PLAN), { offline: true }).catch((e: unknown) => e)) as PlanConflictError;
+      expect(err).to.be.instanceOf(PlanConflictError);
+      expect(err.fix).to.equal('purge it first (ferry plan delete shop --purge --yes), or apply it under another name');
+      const purged = await deletePlan(rebuilt, 'shop', { purge: true, sites, ...fast });
+      expect(purged.purge!.catalog).to.deep.equal({ points: 3, runs: 0, journal: 0 });
+      expect(fb.backups.size).to.equal(0);
+      expect([...swift.objects.keys()]).to.deep.equal(['bank.json']);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('fails before the catalog changes when the bank cannot record the deletion, and says how to go on', async () => {
+    const { A, B } = world();
+    await repo.plans.upsert({ name: 'shop', project: 'admin', primarySite: 'site-a', secondarySite: 'site-b', tier: 'pilot-light', rpoMs: 3_600_000, spec: SPEC });
+    const sites = (c: string) => (c === 'site-a' ? A : B);
+    // A Swift that reads plan.json but refuses writes: out of space.
+    const doc = `${JSON.stringify(planDocument({ name: 'shop', project: 'admin', primarySite: 'site-a', secondarySite: 'site-b', tier: 'pilot-light', rpoMs: 3_600_000, spec: SPEC }), null, 2)}\n`;
+    nock(SWIFT)
+      .get(`/v1/AUTH_${PROJECT_ID}/ferry-bank/plans/shop/plan.json`)
+      .reply(200, doc, { Etag: createHash('md5').update(doc).digest('hex') })
+      .put(`/v1/AUTH_${PROJECT_ID}/ferry-bank/plans/shop/plan.json`)
+      .reply(507, '<html><h1>Insufficient Storage</h1></html>');
+    const err = (await deletePlan(repo, 'shop', { sites }).catch((e: unknown) => e)) as PlanBankError;
+    expect(err).to.be.instanceOf(PlanBankError);
+    expect(err.site).to.equal('site-b');
+    expect(err.detail).to.match(/^plan 'shop': the deletion could not be recorded in the bank at site-b \(container ferry-bank\), so nothing was changed: .*returned 507/);
+    expect(err.fix).to.equal(
+      "retry when site-b's object store is reachable, or delete it in the catalog only with 'ferry plan delete shop --offline' (a catalog rebuilt from site-b's bank would then list the plan live again, until it is deleted once more with site-b reachable)",
+    );
+    expect((err.cause as HttpError).status).to.equal(507);
+    expect((await repo.plans.get('shop'))!.deletedAt).to.equal(null);
+    // Unreachable (nothing answers): the same, nothing changed.
+    nock.cleanAll();
+    const { A: A2, B: B2 } = world();
+    const down = (await deletePlan(repo, 'shop', { sites: (c) => (c === 'site-a' ? A2 : B2) }).catch((e: unknown) => e)) as PlanBankError;
+    expect(down).to.be.instanceOf(PlanBankError);
+    expect((await repo.plans.get('shop'))!.deletedAt).to.equal(null);
+  });
+
+  it('offline deletes in the catalog only; a later online delete marks the bank; a bank without plan.json needs nothing', async () => {
+    const { A, B, fa, fb } = world();
+    const swift = new FakeSwift();
+    await seedProtectedPlan(fa, fb, B);
+    const sites = (c: string) => (c === 'site-a' ? A : B);
+    swift.requests.length = 0;
+    const off = await deletePlan(repo, 'shop', { offline: true });
+    expect(off).to.deep.equal({ name: 'shop', softDeleted: true, points: 4, bank: 'skipped' });
+    expect(swift.requests).to.deep.equal([]);
+    expect(JSON.parse(swift.objects.get('plans/shop/plan.json')!)).to.not.have.property('deletedAt');
+    const deletedAt = (await repo.plans.get('shop', { includeDeleted: true }))!.deletedAt!;
+    const later = await deletePlan(repo, 'shop', { sites });
+    expect(later).to.include({ softDeleted: false, bank: 'written' });
+    // The catalog's deletion time, not the time of the second call.
+    expect(JSON.parse(swift.objects.get('plans/shop/plan.json')!)).to.include({ deletedAt: deletedAt.toISOString() });
+    expect(await deletePlan(repo, 'shop', { offline: true, purge: true }).catch((e: Error) => e.message)).to.equal('deletePlan: purge reaches both sites, it cannot be offline');
+    expect(await deletePlan(repo, 'shop').catch((e: Error) => e.message)).to.equal('deletePlan: recording the deletion in the bank needs `sites` (or offline: true)');
+
+    // A plan applied offline and never replicated: no plan.json at the secondary, nothing to mark.
+    await repo.plans.upsert({ name: 'idle', project: 'admin', primarySite: 'site-a', secondarySite: 'site-b', tier: 'backup', rpoMs: 900_000, spec: { ...SPEC, name: 'idle' } });
+    swift.requests.length = 0;
+    expect(await deletePlan(repo, 'idle', { sites })).to.deep.equal({ name: 'idle', softDeleted: true, points: 0, bank: 'absent' });
+    expect(swift.requests).to.deep.equal(['GET plans/idle/plan.json']);
+    expect(swift.objects.has('plans/idle/plan.json')).to.equal(false);
+  });
+
+  it('a damaged plan.json is replaced by the catalog plan, marked deleted', async () => {
+    const { A, B } = world();
+    const swift = new FakeSwift();
+    const row = (await repo.plans.upsert({ name: 'shop', project: 'admin', primarySite: 'site-a', secondarySite: 'site-b', tier: 'pilot-light', rpoMs: 3_600_000, spec: SPEC })).plan;
+    swift.objects.set('plans/shop/plan.json', '{"apiVersion": "ferry.bankplan/v1", "name": "shop"');
+    const r = await deletePlan(repo, 'shop', { sites: (c) => (c === 'site-a' ? A : B), now: () => new Date('2026-11-27T05:00:00Z') });
+    expect(r.bank).to.equal('written');
+    expect(JSON.parse(swift.objects.get('plans/shop/plan.json')!)).to.deep.equal(planDocument({ ...row, deletedAt: '2026-11-27T05:00:00Z' }, row.updatedAt));
   });
 
   it('refuses to delete a plan with a run in progress', async () => {
     await repo.plans.upsert({ name: 'shop', project: 'admin', primarySite: 'site-a', secondarySite: 'site-b', tier: 'pilot-light', rpoMs: 3_600_000, spec: SPEC });
     await repo.runs.create({ planName: 'shop', kind: 'replicate', owner: 'daemon-1', id: 'run-1' });
-    const err = (await deletePlan(repo, 'shop').catch((e: unknown) => e)) as PlanConflictError;
+    const err = (await deletePlan(repo, 'shop', { offline: true }).catch((e: unknown) => e)) as PlanConflictError;
     expect(err).to.be.instanceOf(PlanConflictError);
     expect(err.message).to.equal("plan 'shop' has 1 run in progress (replicate run-1) (fix: wait for it to finish, then delete again)");
     expect((await repo.plans.get('shop'))!.deletedAt).to.equal(null);

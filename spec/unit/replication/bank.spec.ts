@@ -26,6 +26,8 @@ import {
   getRecoveryPoint,
   listPlanNames,
   listRecoveryPoints,
+  markedDeleted,
+  markPlanDeleted,
   parseBankPath,
   planDocument,
   pointKey,
@@ -33,6 +35,7 @@ import {
   putEpoch,
   putPlanDocument,
   putRecoveryPoint,
+  validatePlanDocument,
 } from '../../../lib/replication/bank.js';
 import { buildRecoveryPoint, ManifestChecksumError, manifestChecksum, type RecoveryPointManifest } from '../../../lib/replication/recovery-point.js';
 import { PROJECT_ID, SWIFT, expectAllCalled, mockAuth, testSite, useNock } from '../../support/fake-cloud.js';
@@ -382,6 +385,49 @@ describe('replication/bank', () => {
       expect((await fails(getPlanDocument(site.objectStore, 'shop'))).message).to.match(/the spec hashes to sha256:\w+, not the recorded/);
       nock(SWIFT).get(obj('plans/gone/plan.json')).reply(404, notFound, HTML);
       expect(await getPlanDocument(site.objectStore, 'gone')).to.equal(undefined);
+      expectAllCalled();
+    });
+
+    it('a deleted plan carries deletedAt (from a catalog Plan too), outside the spec hash; a live one has none', () => {
+      expect(doc).to.not.have.property('deletedAt');
+      const row = { name: 'shop', project: 'p-1', primarySite: 'site-a', secondarySite: 'site-b', tier: 'backup' as const, rpoMs: 3_600_000, spec: { name: 'shop' } };
+      expect(planDocument({ ...row, deletedAt: null }, '2026-11-27T03:00:00Z')).to.deep.equal(doc);
+      const deleted = planDocument({ ...row, deletedAt: new Date('2026-11-28T10:00:00+02:00') }, '2026-11-27T03:00:00Z');
+      expect(deleted).to.deep.equal({ ...doc, deletedAt: '2026-11-28T08:00:00.000Z' });
+      expect(deleted.specHash).to.equal(doc.specHash);
+      expect(validatePlanDocument(JSON.parse(docBody(deleted)))).to.deep.equal(deleted);
+      // The first deletion time is kept.
+      expect(markedDeleted(doc, '2026-11-29T00:00:00Z').deletedAt).to.equal('2026-11-29T00:00:00.000Z');
+      expect(markedDeleted(deleted, '2026-11-29T00:00:00Z')).to.equal(deleted);
+      expect(() => validatePlanDocument({ ...doc, deletedAt: 'yesterday' })).to.throw(BankError, /\$\.deletedAt: not a time/);
+      expect(() => validatePlanDocument({ ...doc, deletedAt: 42 })).to.throw(BankError, /\$\.deletedAt/);
+    });
+
+    it('markPlanDeleted: one GET and one PUT adding deletedAt; already marked or absent writes nothing', async () => {
+      const { site } = testSite();
+      mockAuth();
+      const marked = { ...doc, deletedAt: '2026-11-28T08:00:00.000Z' };
+      serveDoc(nock(SWIFT), 'plans/shop/plan.json', docBody(doc));
+      nock(SWIFT)
+        .put(obj('plans/shop/plan.json'), docBody(marked))
+        .matchHeader('X-Object-Meta-Ferry-Spec-Hash', doc.specHash)
+        .reply(201, '', { Etag: md5(docBody(marked)) });
+      expect(await markPlanDeleted(site.objectStore, 'shop', new Date('2026-11-28T08:00:00Z'))).to.equal('written');
+      expectAllCalled();
+      // Asked again (a second 'plan delete'): the first time stays, no PUT.
+      serveDoc(nock(SWIFT), 'plans/shop/plan.json', docBody(marked));
+      expect(await markPlanDeleted(site.objectStore, 'shop', new Date('2026-11-30T00:00:00Z'))).to.equal('unchanged');
+      // No plan.json (a plan applied offline and never replicated, or a bank without the container): none is created.
+      nock(SWIFT).get(obj('plans/shop/plan.json')).reply(404, notFound, HTML);
+      expect(await markPlanDeleted(site.objectStore, 'shop', new Date())).to.equal('absent');
+      expectAllCalled();
+      // A damaged plan.json: a BankError, unless the caller gives the document to put in its place.
+      const damaged = docBody({ ...doc, specHash: `sha256:${'1'.repeat(64)}` });
+      serveDoc(nock(SWIFT), 'plans/shop/plan.json', damaged);
+      expect(await fails(markPlanDeleted(site.objectStore, 'shop', new Date()))).to.be.instanceOf(BankError);
+      serveDoc(nock(SWIFT), 'plans/shop/plan.json', damaged);
+      nock(SWIFT).put(obj('plans/shop/plan.json'), docBody(marked)).reply(201, '', { Etag: md5(docBody(marked)) });
+      expect(await markPlanDeleted(site.objectStore, 'shop', new Date('2026-11-28T08:00:00Z'), { replaceDamaged: doc })).to.equal('written');
       expectAllCalled();
     });
 

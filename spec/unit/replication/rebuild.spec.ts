@@ -6,7 +6,7 @@ import { openCatalog, type Catalog } from '../../../lib/catalog/db.js';
 import { CatalogRepo } from '../../../lib/catalog/repo.js';
 import type { Inventory } from '../../../lib/inventory/model.js';
 import { MemoryLogger } from '../../../lib/log.js';
-import { BankNotFoundError, bankPaths, ensureBank, planDocument, putEpoch, putPlanDocument, putRecoveryPoint } from '../../../lib/replication/bank.js';
+import { BankNotFoundError, bankPaths, ensureBank, markPlanDeleted, planDocument, putEpoch, putPlanDocument, putRecoveryPoint } from '../../../lib/replication/bank.js';
 import { rebuildCatalog } from '../../../lib/replication/rebuild.js';
 import { buildRecoveryPoint, type RecoveryPointManifest } from '../../../lib/replication/recovery-point.js';
 import type { Site } from '../../../lib/openstack/site.js';
@@ -98,7 +98,7 @@ describe('replication/rebuild', () => {
     const points = await seed(site, swift);
     const logger = new MemoryLogger();
     const counts = await rebuildCatalog(site, repo, { pageSize: 3, logger });
-    expect(counts.plans).to.deep.equal({ seen: 1, created: 1, updated: 0, unchanged: 0, epochRaised: 1, failed: 0 });
+    expect(counts.plans).to.deep.equal({ seen: 1, created: 1, updated: 0, unchanged: 0, deleted: 0, epochRaised: 1, failed: 0 });
     expect(counts.points).to.deep.equal({ seen: 5, complete: 2, partial: 2, finished: 0, skipped: 0, failed: 1 });
     expect(counts.problems.map((p) => [p.pointId, p.message])).to.deep.equal([
       [points[4]!.id, 'COMPLETE marker without a manifest; not recorded'],
@@ -136,7 +136,7 @@ describe('replication/rebuild', () => {
     const planBefore = await repo.plans.get('shop');
     swift.requests.length = 0;
     const again = await rebuildCatalog(site, repo);
-    expect(again.plans).to.deep.equal({ seen: 1, created: 0, updated: 0, unchanged: 1, epochRaised: 0, failed: 0 });
+    expect(again.plans).to.deep.equal({ seen: 1, created: 0, updated: 0, unchanged: 1, deleted: 0, epochRaised: 0, failed: 0 });
     expect(again.points).to.deep.equal({ seen: 5, complete: 0, partial: 0, finished: 0, skipped: 4, failed: 1 });
     expect(JSON.stringify(await repo.points.list('shop'))).to.equal(before);
     expect(await repo.plans.get('shop')).to.deep.equal(planBefore);
@@ -171,6 +171,64 @@ describe('replication/rebuild', () => {
     expect(counts.plans).to.include({ seen: 1, failed: 1, created: 0 });
     expect(counts.problems.map((p) => `${p.plan}: ${p.message}`)).to.deep.equal(['missing: not in the bank', 'orphan: plan not recorded: the bank has points but no plan.json']);
     expect(await repo.plans.list()).to.deep.equal([]);
+  });
+
+  it('a plan marked deleted in the bank comes back deleted, with its epoch and points (for a later purge), not live', async () => {
+    const { site } = testSite();
+    mockAuth();
+    const swift = new FakeSwift();
+    const points = await seed(site, swift);
+    await markPlanDeleted(site.objectStore, 'shop', '2026-11-27T07:00:00.000Z');
+    const logger = new MemoryLogger();
+    const counts = await rebuildCatalog(site, repo, { logger });
+    expect(counts.plans).to.deep.equal({ seen: 1, created: 0, updated: 0, unchanged: 0, deleted: 1, epochRaised: 1, failed: 0 });
+    expect(counts.points).to.deep.equal({ seen: 5, complete: 2, partial: 2, finished: 0, skipped: 0, failed: 1 });
+    expect(await repo.plans.get('shop')).to.equal(undefined);
+    const row = (await repo.plans.get('shop', { includeDeleted: true }))!;
+    expect(row.deletedAt).to.be.instanceOf(Date);
+    expect(row).to.include({ epoch: 2, activeSite: 'site-b', specHash: PLAN.specHash });
+    expect((await repo.points.list('shop')).map((p) => p.id)).to.deep.equal([points[3]!.id, points[2]!.id, points[1]!.id, points[0]!.id]);
+    expect(logger.lines.some((l) => l.level === 'info' && l.msg.includes("plan 'shop' was deleted at 2026-11-27T07:00:00.000Z: recorded deleted with its points"))).to.equal(true);
+    // What `plan delete --purge` then does in the catalog (after the sites) works on it.
+    expect(await repo.plans.purge('shop')).to.deep.equal({ points: 4, runs: 0, journal: 0 });
+  });
+
+  it('a plan deleted in the catalog is left as it is, not failed, whatever the bank says, and no manifest is read', async () => {
+    const { site } = testSite();
+    mockAuth();
+    const swift = new FakeSwift();
+    const points = await seed(site, swift);
+    // Deleted in the catalog while the bank's plan.json stayed live (an offline delete, or an older Ferry).
+    await repo.plans.upsert({ name: 'shop', project: 'p-1', primarySite: 'site-a', secondarySite: 'site-b', tier: 'pilot-light', rpoMs: 3_600_000, spec: SPEC });
+    await repo.points.insert({ planName: 'shop', id: points[0]!.id, consistency: 'crash', createdAt: new Date(points[0]!.createdAt) });
+    await repo.plans.softDelete('shop');
+    const before = await repo.plans.get('shop', { includeDeleted: true });
+    const counts = await rebuildCatalog(site, repo);
+    expect(counts.plans).to.deep.equal({ seen: 1, created: 0, updated: 0, unchanged: 0, deleted: 1, epochRaised: 0, failed: 0 });
+    expect(counts.points).to.deep.equal({ seen: 0, complete: 0, partial: 0, finished: 0, skipped: 0, failed: 0 });
+    expect(counts.problems).to.deep.equal([]);
+    expect(await repo.plans.get('shop', { includeDeleted: true })).to.deep.equal(before);
+    expect((await repo.points.list('shop')).map((p) => [p.id, p.status])).to.deep.equal([[points[0]!.id, 'in-progress']]);
+    expect(swift.requests.filter((r) => r.startsWith('GET ')).length).to.equal(1); // bank.json only
+    // The same after the bank was marked too: a second rebuild of a rebuilt deleted plan changes nothing.
+    await markPlanDeleted(site.objectStore, 'shop', '2026-11-27T07:00:00.000Z');
+    expect((await rebuildCatalog(site, repo)).plans).to.include({ deleted: 1, failed: 0, created: 0 });
+  });
+
+  it('a live row whose plan.json says deleted (an interrupted plan delete, or rebuild) is finished: points recorded, then deleted', async () => {
+    const { site } = testSite();
+    mockAuth();
+    const swift = new FakeSwift();
+    const points = await seed(site, swift);
+    await markPlanDeleted(site.objectStore, 'shop', '2026-11-27T07:00:00.000Z');
+    await repo.plans.upsert({ name: 'shop', project: 'p-1', primarySite: 'site-a', secondarySite: 'site-b', tier: 'pilot-light', rpoMs: 3_600_000, spec: SPEC });
+    await repo.points.insert({ planName: 'shop', id: points[0]!.id, consistency: 'crash', createdAt: new Date(points[0]!.createdAt) });
+    await repo.points.complete(points[0]!.id, points[0]!, points[0]!.sizes.totalBytes);
+    const counts = await rebuildCatalog(site, repo);
+    expect(counts.plans).to.deep.equal({ seen: 1, created: 0, updated: 0, unchanged: 0, deleted: 1, epochRaised: 1, failed: 0 });
+    expect(counts.points).to.include({ seen: 5, skipped: 1, complete: 1, partial: 2, failed: 1 });
+    expect((await repo.plans.get('shop', { includeDeleted: true }))!.deletedAt).to.not.equal(null);
+    expect(await repo.points.list('shop')).to.have.length(4);
   });
 
   it('refuses a container that is not a bank', async () => {
