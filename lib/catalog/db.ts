@@ -74,11 +74,23 @@ export interface JournalTable {
   data_json: string | null;
 }
 
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  fencing: number;
+  version: number;
+  duration_ms: number;
+  acquired_at: string;
+  renewed_at: string;
+  expires_at: string;
+}
+
 export interface CatalogSchema {
   plans: PlansTable;
   recovery_points: RecoveryPointsTable;
   runs: RunsTable;
   journal: JournalTable;
+  leases: LeasesTable;
 }
 
 // ---- URLs -----------------------------------------------------------------

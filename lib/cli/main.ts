@@ -6,6 +6,7 @@ import { catalogRebuild } from './catalog.js';
 import { cloudsWithLabNote, type CliContext, type Io } from './context.js';
 import { FORMATS, type Format } from './output.js';
 import { planSchema, planValidate } from './plan.js';
+import { registerDaemon } from './daemon.js';
 import { registerDrTest } from './drtest.js';
 import { registerPlanStore } from './plan-store.js';
 import { registerRecovery } from './recovery.js';
@@ -95,6 +96,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerRuns(program, ctx);
   registerRecovery(program, ctx);
   registerDrTest(program, ctx);
+  registerDaemon(program, ctx);
   return program;
 }
 

@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../../log.js';
 import type { Redactor } from '../../redact.js';
 import type { Backend } from '../db.js';
 import * as m0001 from './0001_initial.js';
+import * as m0002 from './0002_leases.js';
 
 export interface FerryMigrationModule {
   up(db: Kysely<unknown>, backend: Backend): Promise<void>;
@@ -19,7 +20,10 @@ export interface FerryMigrationModule {
 }
 
 /** Every migration, in order. Append new ones at the end. */
-export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: FerryMigrationModule]> = [['0001_initial', m0001]];
+export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: FerryMigrationModule]> = [
+  ['0001_initial', m0001],
+  ['0002_leases', m0002],
+];
 
 export const MIGRATION_TABLE = 'ferry_migration';
 export const MIGRATION_LOCK_TABLE = 'ferry_migration_lock';

@@ -166,7 +166,7 @@ describe('catalog on an SQLite file', () => {
     const first = await openCatalog(undefined, { defaultPath: path, logger, timeoutMs: 1234 });
     try {
       expect(first.url).to.equal(`sqlite://${path}`);
-      expect(first.applied).to.deep.equal(['0001_initial']);
+      expect(first.applied).to.deep.equal(MIGRATIONS.map(([n]) => n));
       const pragma = async (name: string) => Object.values((await sql.raw<Record<string, unknown>>(`pragma ${name}`).execute(first.db)).rows[0]!)[0];
       expect(await pragma('journal_mode')).to.equal('wal');
       expect(await pragma('foreign_keys')).to.equal(1);
@@ -327,7 +327,7 @@ function catalogBody(h: Harness): void {
       expect(await h.catalog.db.introspection.getTables()).to.deep.equal([]);
       expect(await migrateToLatest(h.catalog.db, h.catalog.backend)).to.deep.equal(MIGRATIONS.map(([n]) => n));
       expect(await migrateToLatest(h.catalog.db, h.catalog.backend)).to.deep.equal([]);
-      expect(await migrationStatus(h.catalog.db, h.catalog.backend)).to.deep.equal({ applied: ['0001_initial'], pending: [] });
+      expect(await migrationStatus(h.catalog.db, h.catalog.backend)).to.deep.equal({ applied: MIGRATIONS.map(([n]) => n), pending: [] });
       const tables = await h.catalog.db.introspection.getTables();
       const cols = Object.fromEntries(tables.map((t) => [t.name, t.columns.map((c) => c.name)]));
       expect(cols['plans']).to.have.members([
@@ -346,7 +346,7 @@ function catalogBody(h: Harness): void {
       const other = await h.peerCatalogHandle(); // opened (and migrated) before the drop
       await h.dropAll();
       const results = await Promise.all([migrateToLatest(h.catalog.db, h.catalog.backend), migrateToLatest(other.db, other.backend), migrateToLatest(h.catalog.db, h.catalog.backend)]);
-      expect(results.flat()).to.deep.equal(['0001_initial']);
+      expect(results.flat()).to.deep.equal(MIGRATIONS.map(([n]) => n));
     });
 
     it('refuses a database migrated by a newer Ferry, saying so', async () => {
