@@ -5,18 +5,23 @@
 //       what a DR test still running made (in progress, or within its --keep time) stays unless
 //       --include-running (a run whose process died stays `running` in the catalog)
 //
-// `ferry test PLAN [--point ID] [--keep 30m]` (the drill itself) comes with the DR test
-// workflow: it is added to the same `test` command by a function beside addCleanup, as the
-// command's own argument and action; commander sends `ferry test cleanup ...` to the
-// subcommand and anything else to that action.
-import { Option, type Command } from 'commander';
+//   ferry test PLAN [--point ID] [--keep 30m] [--report-dir DIR] [--dry-run] [-f table|json|yaml]
+//       the drill itself (lib/workflows/drtest.ts): recover into an isolated network at the
+//       secondary, verify, write the report, keep it up for --keep, tear it down. It is the
+//       `test` command's own argument and action; commander sends `ferry test cleanup ...` to
+//       the subcommand and anything else to that action.
+import { hostname } from 'node:os';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { openCatalog } from '../catalog/db.js';
 import { CatalogNotFoundError, CatalogRepo, type Plan } from '../catalog/repo.js';
 import { loadCloud } from '../config/clouds.js';
+import { formatDuration, parseDuration } from '../config/protection-plan.js';
 import { Site } from '../openstack/site.js';
 import { cleanupDrTest, type CleanupItem, type CleanupResult } from '../workflows/cleanup.js';
+import { DEFAULT_DRTEST_STACK_TIMEOUT_MINS, DEFAULT_REPORT_DIR, drTest, planDrTest, type DrTestOutcome } from '../workflows/drtest.js';
 import type { CliContext } from './context.js';
 import { FORMATS, structured, table, type Format } from './output.js';
+import { progressLine, stackLine } from './recovery.js';
 
 const formatOption = () => new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table');
 
@@ -24,6 +29,123 @@ const formatOption = () => new Option('-f, --format <format>', 'output format').
 export function registerDrTest(program: Command, ctx: CliContext): void {
   const test = program.command('test').description('DR tests (drills): recover a plan into an isolated network at its secondary, verify, report, tear down');
   addCleanup(test, ctx);
+  addRun(test, ctx);
+}
+
+interface RunFlags {
+  point?: string;
+  keep?: number;
+  reportDir?: string;
+  dryRun?: boolean;
+  stackTimeout: number;
+  format: Format;
+}
+
+/** `--keep 30m`, `--keep 0` (tear down at once). */
+export function keepOption(v: string): number {
+  if (v.trim() === '0') return 0;
+  const ms = parseDuration(v.trim());
+  if (ms === undefined) throw new InvalidArgumentError('must be a duration such as 30m, 1h30m, 90s, or 0 to tear down at once');
+  return ms;
+}
+
+function positiveMinutes(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number of minutes');
+  return n;
+}
+
+function addRun(test: Command, ctx: CliContext): void {
+  test
+    .argument('[plan]', 'plan name (see ferry plan list)')
+    .option('--point <id>', 'recover this recovery point (default: the newest complete one; see ferry points list PLAN)')
+    .option('--keep <duration>', "how long the verified test stays up before it is torn down (default: the plan's test.keep, 30m); 0 tears down at once", keepOption)
+    .option('--report-dir <dir>', `where the JSON and HTML report go (default ${DEFAULT_REPORT_DIR})`)
+    .option('--dry-run', 'print the steps the test would take, and change nothing')
+    .option('--stack-timeout <minutes>', "Heat's stack timeout", positiveMinutes, DEFAULT_DRTEST_STACK_TIMEOUT_MINS)
+    .addOption(formatOption())
+    .action(async (planName: string | undefined, o: RunFlags) => {
+      if (planName === undefined) {
+        test.help({ error: true });
+        return;
+      }
+      ctx.setExit(await runTest(planName, o, ctx));
+    });
+}
+
+async function runTest(planName: string, o: RunFlags, ctx: CliContext): Promise<number> {
+  const catalog = await openCatalog(ctx.dbUrl(), { logger: ctx.logger() });
+  const logger = ctx.logger();
+  const sites = new Map<string, Site>();
+  const siteOf = (cloud: string): Site => {
+    let s = sites.get(cloud);
+    if (!s) sites.set(cloud, (s = new Site(loadCloud(cloud, ctx.clouds()), { logger })));
+    return s;
+  };
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new Error('interrupted (SIGINT)'));
+  process.once('SIGINT', onSignal);
+  try {
+    const repo = new CatalogRepo(catalog);
+    const common = {
+      repo,
+      sites: siteOf,
+      owner: `cli@${hostname()}`,
+      logger,
+      stackTimeoutMins: o.stackTimeout,
+      ...(o.point ? { pointId: o.point } : {}),
+      ...(o.keep !== undefined ? { keepMs: o.keep } : {}),
+      ...(o.reportDir ? { reportDir: o.reportDir } : {}),
+    };
+    if (o.dryRun) {
+      const planned = await planDrTest(planName, common);
+      ctx.io.out(o.format === 'table' ? planned.text : structured({ plan: planName, steps: planned.steps }, o.format));
+      return planned.steps.some((s) => s.error !== undefined) ? 1 : 0;
+    }
+    const out = await drTest(planName, {
+      ...common,
+      signal: controller.signal,
+      onEvent: (e) => ctx.io.err(progressLine(e)),
+      onStackEvent: (e) => ctx.io.err(stackLine(e)),
+    });
+    ctx.io.out(renderDrTest(out, o.format));
+    return out.status === 'succeeded' ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    await catalog.close();
+  }
+}
+
+/** The outcome of a DR test as fields or structured data. */
+export function renderDrTest(o: DrTestOutcome, format: Format): string {
+  const data = {
+    plan: o.planName,
+    run: o.runId,
+    status: o.status,
+    report: o.reportOutcome ?? null,
+    rtoMs: o.rtoMs ?? null,
+    rpoMs: o.rpoMs ?? null,
+    stack: o.stackName ?? null,
+    reportJson: o.reportJson ?? null,
+    reportHtml: o.reportHtml ?? null,
+    error: o.error ?? null,
+  };
+  if (format !== 'table') return structured(data, format);
+  const ms = (v: number | undefined) => (v === undefined ? 'not measured' : `${formatDuration(v)} (${v} ms)`);
+  const rows = [
+    ['Plan', o.planName],
+    ['Run', o.runId],
+    ['Status', o.status],
+    ['Outcome', o.reportOutcome ?? '-'],
+    ['RTO', ms(o.rtoMs)],
+    ['RPO', ms(o.rpoMs)],
+    ['Stack', o.stackName ?? '-'],
+    ['Report (JSON)', o.reportJson ?? '-'],
+    ['Report (HTML)', o.reportHtml ?? '-'],
+    ...(o.error ? [['Error', o.error]] : []),
+  ];
+  const hint = o.status === 'interrupted' ? `\nInterrupted: the run stays running; the test is torn down when it is resumed after its keep time (fix: ferry resume ${o.runId})` : '';
+  return `${table(['Field', 'Value'], rows)}${hint}`;
 }
 
 function addCleanup(test: Command, ctx: CliContext): void {
@@ -37,9 +159,24 @@ function addCleanup(test: Command, ctx: CliContext): void {
     .option('--dry-run', 'list what would be deleted, and what is left alone and why; delete nothing')
     .option('--include-running', "also delete what DR tests still running in the catalog made (a test whose process died for good)")
     .addOption(formatOption())
-    .action(async (planName: string, o: CleanupFlags) => {
-      ctx.setExit(await testCleanup(planName, o, ctx));
+    .action(async (planName: string, o: CleanupFlags, cmd: Command) => {
+      ctx.setExit(await testCleanup(planName, withParentShared(cmd, o), ctx));
     });
+}
+
+/**
+ * `test` (the drill) and `test cleanup` share --dry-run and -f. Commander lets the parent take
+ * the options written after the subcommand (the program does not use positional options), so
+ * what the operator gave on the command line reaches the subcommand through its parent.
+ */
+function withParentShared<T extends object>(cmd: Command, own: T): T {
+  const parent = cmd.parent;
+  if (!parent) return own;
+  const out = { ...own } as Record<string, unknown>;
+  for (const key of ['dryRun', 'format']) {
+    if (cmd.getOptionValueSource(key) !== 'cli' && parent.getOptionValueSource(key) === 'cli') out[key] = parent.getOptionValue(key);
+  }
+  return out as T;
 }
 
 interface CleanupFlags {

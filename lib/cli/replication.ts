@@ -12,6 +12,7 @@ import { formatDuration } from '../config/protection-plan.js';
 import { Site } from '../openstack/site.js';
 import { DEFAULT_BANK_CONTAINER, getRecoveryPoint, listRecoveryPoints } from '../replication/bank.js';
 import type { RecoveryPointManifest } from '../replication/recovery-point.js';
+import { ensureFenced } from '../workflows/fence.js';
 import { runReplicationCycle, type CycleEvent, type CycleResult } from '../workflows/replicate.js';
 import { allStatus, type PlanStatus } from '../workflows/status.js';
 import type { CliContext, Io } from './context.js';
@@ -30,6 +31,10 @@ export function registerReplication(program: Command, ctx: CliContext): void {
     .action(async (planName: string, o: { concurrency: number; format: Format }) => {
       await withRepo(ctx, async (repo) => {
         const sites = siteCache(ctx);
+        // After a failover the old primary's servers are stopped and locked before anything
+        // else touches the plan (a no-op otherwise; refused while the old primary is down).
+        const fenced = await ensureFenced(repo, planName, sites, { logger: ctx.logger() });
+        if (fenced.status === 'fenced') ctx.io.err(`ferry: fenced the old primary ${fenced.site}: its servers are stopped, locked and tagged`);
         const view = new ProgressView(ctx.io);
         let result: CycleResult;
         try {

@@ -3,6 +3,8 @@
 // Resume finds the run's workflow in the engine's registry (registerWorkflow): the workflow
 // modules (failover, DR test, failback, cleanup) register themselves when imported, and are
 // imported here as they arrive. Replicate runs are resumed by the plan's next cycle instead.
+import '../workflows/drtest.js'; // registers the drtest workflow for ferry resume
+import '../workflows/failover.js'; // registers the failover workflow for ferry resume
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';

@@ -1,5 +1,6 @@
 // `ferry runs list|show` and `ferry resume` end to end over a SQLite file: runs made by the
 // engine (one crashed), one replicate run journaled the way runReplicationCycle does.
+import { drTestRegistration } from '../../../lib/workflows/drtest.js';
 import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -66,6 +67,10 @@ const clock = () => {
 };
 
 describe('ferry runs and ferry resume', () => {
+  // Importing the CLI registers the real drtest workflow (for ferry resume); these tests
+  // register their own under that kind, so the real one steps aside.
+  before(() => drTestRegistration.unregister());
+  after(() => drTestRegistration.register());
   let dir: string;
   let url: string;
   let catalog: Catalog;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCatalog, type Catalog } from '../../../lib/catalog/db.js';
 import { silentLogger } from '../../../lib/log.js';
+import { failoverRegistration } from '../../../lib/workflows/failover.js';
 import { CatalogRepo, type JournalEntry, type JournalInput } from '../../../lib/catalog/repo.js';
 import {
   FencedError,
@@ -801,6 +802,10 @@ describe('workflows/engine', () => {
   });
 
   describe('registry', () => {
+    // Importing lib/workflows/failover.ts registers the real failover workflow (for ferry
+    // resume); these tests register their own under that kind, so the real one steps aside.
+    before(() => failoverRegistration.unregister());
+    after(() => failoverRegistration.register());
     it('resumes a run with the workflow registered for its kind, and says when none is', async () => {
       const { catalog } = await freshCatalog();
       const world = new World();
