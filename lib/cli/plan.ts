@@ -2,14 +2,14 @@
 // Validation is offline first (schema and cross-field checks: file:line:col, field, fix), then,
 // unless --offline, online: a readiness report from lib/plan/readiness.ts (members and mapping
 // targets exist, the secondary has the services, flavors and quota to recover the whole plan).
-import { PlanError, formatPlanIssue, planJsonSchema, type MemberSelector, type PlanHook, type PlanIssue, type ProtectionPlan } from '../config/protection-plan.js';
+import { PlanError, formatPlanIssue, maskPlanSecrets, planJsonSchema, type MemberSelector, type PlanIssue, type ProtectionPlan } from '../config/protection-plan.js';
 import { ConfigError } from '../errors.js';
 import { loadCloud } from '../config/clouds.js';
 import type { Logger } from '../log.js';
 import { Site } from '../openstack/site.js';
 import { checkReadiness, type ReadinessCheck, type ReadinessReport } from '../plan/readiness.js';
 import { readPlanSource, type PlanSource } from '../plan/store.js';
-import { Redactor, redactUrl } from '../redact.js';
+import { redactUrl } from '../redact.js';
 import type { CliContext } from './context.js';
 import { structured, table, type Format } from './output.js';
 
@@ -142,9 +142,7 @@ export async function planValidate(file: string, opts: PlanValidateOptions): Pro
 
 /** The plan with secret-looking hook headers (Authorization, ...) and URL tokens masked. */
 function forDisplay(plan: ProtectionPlan): ProtectionPlan {
-  const redactor = new Redactor();
-  const hook = (h: PlanHook): PlanHook => (h.http ? { ...h, http: { ...h.http, url: redactUrl(h.http.url), headers: redactor.headers(h.http.headers) as Record<string, string> } } : h);
-  return { ...plan, hooks: { pre_snapshot: plan.hooks.pre_snapshot.map(hook), post_snapshot: plan.hooks.post_snapshot.map(hook) } };
+  return maskPlanSecrets(plan);
 }
 
 /** A ConfigError (unreadable file, YAML syntax) as one PlanIssue: its message without location, key and fix. */

@@ -18,6 +18,7 @@
 //    checkReadiness() in lib/plan/readiness.ts.
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { Redactor, redactUrl } from '../redact.js';
 import { parseYamlText, readYamlFile, type YamlSource } from './yaml-source.js';
 
 /** Where the plan format is documented (named in error fixes). */
@@ -850,4 +851,34 @@ export function parsePlanText(text: string, file: string): ProtectionPlan {
 /** Reads and validates a plan file (YAML, or JSON by extension). */
 export function readPlanFile(file: string): ProtectionPlan {
   return loadPlan(readYamlFile(file));
+}
+
+/**
+ * A plan document safe to show (CLI output, the API): hook URLs without their secrets (query,
+ * userinfo) and secret-looking hook headers (Authorization, tokens) masked. Works on a parsed
+ * plan and on a stored spec (JSON) alike; anything else is returned as is.
+ */
+export function maskPlanSecrets<T>(plan: T): T {
+  if (plan === null || typeof plan !== 'object') return plan;
+  const hooks = (plan as { hooks?: unknown }).hooks;
+  if (hooks === null || typeof hooks !== 'object') return plan;
+  const redactor = new Redactor();
+  const mask = (h: unknown): unknown => {
+    const http = (h as { http?: { url?: unknown; headers?: unknown } } | null)?.http;
+    if (!http || typeof http !== 'object') return h;
+    return {
+      ...(h as object),
+      http: {
+        ...http,
+        ...(typeof http.url === 'string' ? { url: redactUrl(http.url) } : {}),
+        ...(http.headers && typeof http.headers === 'object' ? { headers: redactor.headers(http.headers as Record<string, string>) } : {}),
+      },
+    };
+  };
+  const masked: Record<string, unknown> = { ...(hooks as Record<string, unknown>) };
+  for (const phase of ['pre_snapshot', 'post_snapshot']) {
+    const list = masked[phase];
+    if (Array.isArray(list)) masked[phase] = list.map(mask);
+  }
+  return { ...plan, hooks: masked };
 }

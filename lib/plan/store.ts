@@ -33,11 +33,11 @@
 //    durations as written and hook secrets masked.
 import { specHash } from '../canonical-json.js';
 import { CatalogNotFoundError, type CatalogRepo, type JsonObject, type Plan, type PointStatus, type PurgeResult, type RecoveryPoint } from '../catalog/repo.js';
-import { formatDuration, loadPlan, type ProtectionPlan } from '../config/protection-plan.js';
+import { formatDuration, loadPlan, maskPlanSecrets, type ProtectionPlan } from '../config/protection-plan.js';
 import { readYamlFile } from '../config/yaml-source.js';
 import { FerryError, isNotFound } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { deleteSnapshot, waitForSnapshot, waitForSnapshotDeleted } from '../openstack/blockstorage/snapshots.js';
+import { waitForSnapshot, waitForSnapshotDeleted } from '../openstack/blockstorage/snapshots.js';
 import { deleteObject } from '../openstack/objectstore/objects.js';
 import type { Site } from '../openstack/site.js';
 import { REDACTED, Redactor, redactUrl } from '../redact.js';
@@ -56,7 +56,7 @@ import {
   putPlanDocument,
   type BankPointEntry,
 } from '../replication/bank.js';
-import { deleteBackupChain, findOrphans, type MoverTimeouts } from '../replication/cinder-backup.js';
+import { deleteBackupChain, findOrphans, removeSnapshot, type MoverTimeouts } from '../replication/cinder-backup.js';
 import type { RecoveryPointManifest } from '../replication/recovery-point.js';
 import type { VolumeDataRef } from '../replication/types.js';
 import { checkReadiness, type Locate, type ReadinessReport } from './readiness.js';
@@ -484,7 +484,7 @@ export async function showPlan(repo: CatalogRepo, name: string, opts: { now?: ()
   for (const p of points) pointsByStatus[p.status]++;
   return {
     ...summary,
-    plan,
+    plan: { ...plan, spec: maskPlanSecrets(plan.spec) },
     pointsByStatus,
     newest: points.slice(0, 5).map(pointSummary),
     ...(latest ? { latestComplete: pointSummary(latest) } : {}),
@@ -586,8 +586,9 @@ async function purgeSite(
   const marked = await findOrphans(site, plan, [], signal);
   for (const s of marked.snapshots) {
     if (s.status !== 'available' && s.status !== 'error' && s.status !== 'deleting') await waitForSnapshot(site.blockStorage, s.id, ['available'], wait);
-    if (s.status !== 'deleting') await deleteSnapshot(site.blockStorage, s.id, { signal });
-    await waitForSnapshotDeleted(site.blockStorage, s.id, wait);
+    // The mover's delete: RBD may give a snapshot back (SnapshotIsBusy), so it asks again.
+    if (s.status !== 'deleting') await removeSnapshot(site, s.id, opts);
+    else await waitForSnapshotDeleted(site.blockStorage, s.id, wait);
     res.snapshots++;
     progress(`${site.name}: snapshot ${s.id} deleted`);
   }

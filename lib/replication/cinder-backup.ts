@@ -253,7 +253,11 @@ export async function findPointBackups(site: MoverSite, volumeId: string, o: Mov
   return found.filter((b) => hasMarks(b.metadata, o.plan, o.pointId, volumeId)).sort((a, b) => tsKey(a.created_at).localeCompare(tsKey(b.created_at)));
 }
 
-async function removeSnapshot(site: MoverSite, id: string, o: MoverOptions): Promise<void> {
+/**
+ * Deletes a snapshot and waits until it is gone, asking again while Cinder gives it back (see
+ * below). Every deleter of snapshots (the mover, purge, cleanup) goes through here.
+ */
+export async function removeSnapshot(site: MoverSite, id: string, o: Pick<MoverOptions, 'timeouts' | 'pollIntervalMs' | 'maxPollIntervalMs' | 'signal'>): Promise<void> {
   const t = timeoutsOf(o);
   const deadline = Date.now() + t.snapshotMs;
   for (;;) {

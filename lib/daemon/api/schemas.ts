@@ -4,6 +4,7 @@
 // the OpenStack-like `request_id`. Times are ISO 8601 strings in UTC.
 //
 // Schemas with an `id` in their meta become named components of the OpenAPI document.
+import { maskPlanSecrets } from '../../config/protection-plan.js';
 import { z } from 'zod';
 import { CONSISTENCIES, JOURNAL_PHASES, POINT_STATUSES, RUN_KINDS, RUN_STATUSES, TIERS, type JournalEntry, type Plan, type RecoveryPoint, type Run } from '../../catalog/repo.js';
 import type { RunResult } from '../../workflows/engine.js';
@@ -334,7 +335,7 @@ export function planSummary(p: Plan): PlanSummary {
 }
 
 export function planDetail(p: Plan): PlanDetail {
-  return { ...planSummary(p), spec: p.spec };
+  return { ...planSummary(p), spec: maskPlanSecrets(p.spec) };
 }
 
 function countOf(manifest: RecoveryPoint['manifest'], key: 'volumes' | 'images'): number {

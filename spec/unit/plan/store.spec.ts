@@ -537,6 +537,16 @@ describe('plan/store: list, show, delete and purge', () => {
     expect((await repo.plans.get('shop'))!.deletedAt).to.equal(null);
   });
 
+  it('purge asks again for a snapshot Cinder gives back (RBD SnapshotIsBusy), like the mover', async () => {
+    const { A, B, fa, fb } = world();
+    new FakeSwift();
+    await seedProtectedPlan(fa, fb, B);
+    fa.snapshotBusyDeletes = 1;
+    await deletePlan(repo, 'shop', { purge: true, sites: (c) => (c === 'site-a' ? A : B), ...fast });
+    expect(deletes(fa).filter((l) => l.startsWith('DELETE snapshots/'))).to.deep.equal(['DELETE snapshots/s-left', 'DELETE snapshots/s-left']);
+    expect(fa.snapshots.size).to.equal(0);
+  });
+
   it('purge deletes snapshots, then backups children first at both sites, the bank objects, then the catalog rows', async () => {
     const { A, B, fa, fb } = world();
     const swift = new FakeSwift();
