@@ -85,8 +85,13 @@ export function siteMembers(site: Site, opts: { logger?: Logger; probeTimeoutMs?
       const q: ListServersQuery = {};
       if (!(own && (own.id === plan.project || own.name === plan.project))) {
         // The plan's project at the old primary; at a site scoped to the recovered project, the token's.
-        const found = site.name === plan.primarySite ? await findProject(site.identity, plan.project, undefined, signal).catch(() => undefined) : undefined;
-        if (found) q.project_id = found.id;
+        // A lookup that fails must fail the fence: listing the token's own project instead
+        // would find no member and record the old servers as fenced while they still run.
+        if (site.name === plan.primarySite) {
+          const found = await findProject(site.identity, plan.project, undefined, signal);
+          if (!found) throw new FerryError(`project '${plan.project}' of plan '${plan.name}' is not visible at ${site.name}, so its old servers cannot be found to fence (fix: give the cloud ${site.name} in clouds.yaml a user that sees project '${plan.project}', e.g. an admin)`);
+          q.project_id = found.id;
+        }
       }
       if (tagsOnly(sel)) q['tags-any'] = sel.tags!;
       const servers = await collect(listServers(sc, q, { signal }));
