@@ -36,3 +36,19 @@ export function cloudsWithLabNote(io: Io): () => LoadOptions {
     return load;
   };
 }
+
+/**
+ * Runs `fn` with a signal that Ctrl-C (SIGINT) aborts, so a workflow stops at a journal
+ * boundary (and runs what must run, e.g. post-snapshot hooks that thaw an application)
+ * instead of the process dying mid-step.
+ */
+export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new Error('interrupted (SIGINT)'));
+  process.once('SIGINT', onSignal);
+  try {
+    return await fn(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+}

@@ -15,7 +15,7 @@ import type { RecoveryPointManifest } from '../replication/recovery-point.js';
 import { ensureFenced } from '../workflows/fence.js';
 import { runReplicationCycle, type CycleEvent, type CycleResult } from '../workflows/replicate.js';
 import { allStatus, type PlanStatus } from '../workflows/status.js';
-import type { CliContext, Io } from './context.js';
+import { withInterrupt, type CliContext, type Io } from './context.js';
 import { FORMATS, structured, table, type Format } from './output.js';
 
 const formatOption = () => new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table');
@@ -38,14 +38,17 @@ export function registerReplication(program: Command, ctx: CliContext): void {
         const view = new ProgressView(ctx.io);
         let result: CycleResult;
         try {
-          result = await runReplicationCycle(planName, {
-            repo,
-            sites,
-            owner: `cli@${hostname()}`,
-            logger: ctx.logger(),
-            concurrency: o.concurrency,
-            onEvent: (e) => view.event(e),
-          });
+          result = await withInterrupt((signal) =>
+            runReplicationCycle(planName, {
+              repo,
+              sites,
+              owner: `cli@${hostname()}`,
+              logger: ctx.logger(),
+              concurrency: o.concurrency,
+              signal,
+              onEvent: (e) => view.event(e),
+            }),
+          );
         } finally {
           view.stop();
         }
