@@ -235,7 +235,7 @@ const health = z.object({
 });
 
 const api = z.object({
-  enabled: bool({ default: 'true', help: 'Serve the REST API (/v1), /healthz and /metrics.' }),
+  enabled: bool({ default: 'false', help: 'Serve the REST API (/v1), /healthz and /metrics (not served by this version yet: the daemon does not mount the API).' }),
   bind_host: str({ default: '0.0.0.0', help: 'Address the API listens on.' }),
   bind_port: int({ type: 'port', default: '8797', min: 1, max: 65535, help: 'Port the API listens on.' }),
   auth_strategy: choice({

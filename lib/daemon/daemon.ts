@@ -368,7 +368,8 @@ export class Daemon {
     const unfinished = await this.scheduler.stop(this.config.DEFAULT.graceful_shutdown_timeout.ms);
     if (unfinished.length) log.warn(`still running after ${this.config.DEFAULT.graceful_shutdown_timeout.text}: ${unfinished.join(', ')}; stopping anyway (they resume from their journal)`);
     // Without release (what a kill leaves behind, for tests) a peer waits for the lease to expire.
-    await this.elector.stop({ release });
+    // Never while its runs still go: a peer would resume them while this process still drives them.
+    await this.elector.stop({ release: release && unfinished.length === 0 });
     try {
       await this.catalog.close();
     } catch (err) {

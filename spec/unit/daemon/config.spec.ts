@@ -40,7 +40,7 @@ describe('daemon configuration (ferry.conf)', () => {
       expect(config.scheduler.max_jitter).to.deep.equal({ ms: 300_000, text: '5m' });
       expect(config.health).to.deep.include({ enabled: true, failure_threshold: 3, success_threshold: 2, sites: [] });
       expect(config.health.webhook_url).to.equal(undefined);
-      expect(config.api).to.deep.equal({ enabled: true, bind_host: '0.0.0.0', bind_port: 8797, auth_strategy: 'keystone' });
+      expect(config.api).to.deep.equal({ enabled: false, bind_host: '0.0.0.0', bind_port: 8797, auth_strategy: 'keystone' });
       expect(config.keystone_authtoken.token_cache_time.ms).to.equal(60_000);
       expect(config.logging).to.deep.include({ debug: false, use_json: false, use_stderr: true });
       expect(config.logging.log_file).to.equal(undefined);
@@ -214,6 +214,8 @@ describe('daemon configuration (ferry.conf)', () => {
           'max_failure_backoff = 5m',
           '[logging]',
           'use_stderr = false',
+          '[api]',
+          'enabled = true',
         ].join('\n'),
       );
       expect(e.issues.map((i) => `${i.section} ${i.key}`)).to.deep.equal([
