@@ -49,7 +49,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { getVolume } from '../openstack/blockstorage/volumes.js';
 import { findProject } from '../openstack/identity/projects.js';
 import type { Site } from '../openstack/site.js';
-import { BankConflictError, DEFAULT_BANK_CONTAINER, ensureBank, getRecoveryPoint, planDocument, putEpoch, putPlanDocument, putRecoveryPoint } from '../replication/bank.js';
+import { BankConflictError, DEFAULT_BANK_CONTAINER, deleteRecoveryPoint, ensureBank, getRecoveryPoint, planDocument, putEpoch, putPlanDocument, putRecoveryPoint } from '../replication/bank.js';
 import {
   cinderTimeToIso,
   deleteBackupChain,
@@ -473,6 +473,8 @@ export async function runReplicationCycle(planName: string, opts: CycleOptions):
   let point: RecoveryPoint | undefined = await repo.points.get(pointId);
   let volumeIds: string[] = [];
   const failedVolumes = new Set<string>();
+  /** The point's manifest may be in the bank (this process wrote it, or a crashed one reached `record`). */
+  let bankTouched = started.resumed && (await repo.journal.read(run.id)).some((e) => e.step === 'record');
   try {
     const source = opts.sites(sourceName);
     const target = opts.sites(targetName);
@@ -646,6 +648,7 @@ export async function runReplicationCycle(planName: string, opts: CycleOptions):
             partial: outcome === 'partial',
             warnings: notes,
           });
+          bankTouched = true;
           try {
             await putRecoveryPoint(target.objectStore, m, { container, signal: opts.signal });
           } catch (err) {
@@ -692,13 +695,28 @@ export async function runReplicationCycle(planName: string, opts: CycleOptions):
     rlog.error(`replication cycle failed: ${error.message}`);
     const current = await repo.points.get(pointId);
     if (current?.status === 'in-progress') {
-      // Nothing of this point may stay behind: its data is removed, its row deleted.
-      try {
-        if (volumeIds.length > 0) await discard(mover, opts.sites(sourceName), opts.sites(targetName), volumeIds.filter((v) => !failedVolumes.has(v)), moverBase, warn);
-      } catch (cleanupError) {
-        warn(`could not remove what point ${pointId} left: ${errorOf(cleanupError).message}`);
+      // Nothing of this point may stay behind: its bank entry first (a catalog rebuilt from the
+      // bank must never list a point whose data is gone), then its data, then its row. When the
+      // bank entry cannot be removed, the data and the row stay too, consistent with it.
+      let bankCleared = true;
+      if (bankTouched) {
+        try {
+          await deleteRecoveryPoint(opts.sites(targetName).objectStore, { plan: plan.name, createdAt: current.createdAt, id: pointId }, { container });
+        } catch (bankError) {
+          bankCleared = false;
+          warn(`could not remove point ${pointId} from the bank at ${targetName}: ${errorOf(bankError).message}; its data and catalog row are kept with it`);
+        }
       }
-      await repo.points.delete(pointId);
+      if (bankCleared) {
+        try {
+          // Every member volume: discard is idempotent, and a volume that failed before its own
+          // cleanup may have left a snapshot.
+          if (volumeIds.length > 0) await discard(mover, opts.sites(sourceName), opts.sites(targetName), volumeIds, moverBase, warn);
+        } catch (cleanupError) {
+          warn(`could not remove what point ${pointId} left: ${errorOf(cleanupError).message}`);
+        }
+        await repo.points.delete(pointId);
+      }
     }
     if (!current || current.status === 'in-progress') delete result.pointId;
   }

@@ -487,6 +487,25 @@ describe('workflows/replicate', () => {
     expect(events.some((e) => e.kind === 'phase' && e.phase === 'retention'), 'no retention after a failed cycle').to.equal(false);
   });
 
+  it('a failure after the bank write takes the point out of the bank before its data goes: a rebuilt catalog never lists a point without data', async () => {
+    await applyPlan(planYaml());
+    // The catalog refuses to record the point after the manifest reached the bank.
+    const failing = Object.create(repo) as CatalogRepo;
+    Object.defineProperty(failing, 'points', {
+      value: Object.assign(Object.create(repo.points), {
+        complete: () => Promise.reject(new Error('catalog went away')),
+        markPartial: () => Promise.reject(new Error('catalog went away')),
+      }),
+    });
+    const r = await cycle({ repo: failing });
+    expect(r.status).to.equal('failed');
+    expect(r.error).to.include('catalog went away');
+    expect(swift.requests.some((q) => q.startsWith('PUT') && q.endsWith('/manifest.json')), 'the manifest was written').to.equal(true);
+    expect([...swift.objects.keys()].some((k) => k.includes('/points/')), 'and removed again').to.equal(false);
+    expect(await repo.points.list('web')).to.deep.equal([]);
+    expect([fa.backups.size, fa.snapshots.size, fb.backups.size]).to.deep.equal([0, 0, 0]);
+  });
+
   it('retention deletes the oldest expired points but keeps the chain parents of retained incrementals, then the whole chain', async () => {
     volumes = [VOL1];
     await applyPlan(planYaml('', '{count: 2}', 3));
