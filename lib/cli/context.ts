@@ -1,9 +1,12 @@
 // What every `ferry` subcommand needs from the program: where to print, how to end, a logger,
 // the clouds.yaml search (with the lab fallback), and the catalog URL. Subcommand modules
 // export `register…(program, ctx)` and stay out of main.ts.
-import type { Command } from 'commander';
-import { withLabFallback, type LoadOptions } from '../config/clouds.js';
+import { InvalidArgumentError, type Command } from 'commander';
+import { openCatalog } from '../catalog/db.js';
+import { CatalogRepo } from '../catalog/repo.js';
+import { loadCloud, withLabFallback, type LoadOptions } from '../config/clouds.js';
 import type { Logger } from '../log.js';
+import { Site } from '../openstack/site.js';
 
 export interface Io {
   out: (text: string) => void;
@@ -51,4 +54,41 @@ export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>):
   } finally {
     process.off('SIGINT', onSignal);
   }
+}
+
+/** Opens the catalog named by --db (or the default), runs `fn` on its repository, closes it. */
+export async function withRepo<T>(ctx: CliContext, fn: (repo: CatalogRepo) => Promise<T>): Promise<T> {
+  const catalog = await openCatalog(ctx.dbUrl(), { logger: ctx.logger() });
+  try {
+    return await fn(new CatalogRepo(catalog));
+  } finally {
+    await catalog.close();
+  }
+}
+
+/** One Site per cloud name for the whole command: one token, one connection pool per site. */
+export function siteCache(ctx: CliContext): (cloud: string) => Site {
+  const sites = new Map<string, Site>();
+  return (cloud) => {
+    let s = sites.get(cloud);
+    if (!s) {
+      s = new Site(loadCloud(cloud, ctx.clouds()), { logger: ctx.logger() });
+      sites.set(cloud, s);
+    }
+    return s;
+  };
+}
+
+/** commander argument parser: a positive whole number (bad input is a usage error, exit 2). */
+export function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number');
+  return n;
+}
+
+/** commander argument parser: a positive whole number of minutes. */
+export function positiveMinutes(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number of minutes');
+  return n;
 }

@@ -12,14 +12,13 @@
 //       the subcommand and anything else to that action.
 import { hostname } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { openCatalog } from '../catalog/db.js';
-import { CatalogNotFoundError, CatalogRepo, type Plan } from '../catalog/repo.js';
+import { CatalogNotFoundError, type Plan } from '../catalog/repo.js';
 import { loadCloud } from '../config/clouds.js';
 import { formatDuration, parseDuration } from '../config/protection-plan.js';
 import { Site } from '../openstack/site.js';
 import { cleanupDrTest, type CleanupItem, type CleanupResult } from '../workflows/cleanup.js';
 import { DEFAULT_DRTEST_STACK_TIMEOUT_MINS, DEFAULT_REPORT_DIR, drTest, planDrTest, type DrTestOutcome } from '../workflows/drtest.js';
-import type { CliContext } from './context.js';
+import { positiveMinutes, siteCache, withInterrupt, withRepo, type CliContext } from './context.js';
 import { FORMATS, structured, table, type Format } from './output.js';
 import { progressLine, stackLine } from './recovery.js';
 
@@ -49,11 +48,6 @@ export function keepOption(v: string): number {
   return ms;
 }
 
-function positiveMinutes(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number of minutes');
-  return n;
-}
 
 function addRun(test: Command, ctx: CliContext): void {
   test
@@ -74,22 +68,11 @@ function addRun(test: Command, ctx: CliContext): void {
 }
 
 async function runTest(planName: string, o: RunFlags, ctx: CliContext): Promise<number> {
-  const catalog = await openCatalog(ctx.dbUrl(), { logger: ctx.logger() });
   const logger = ctx.logger();
-  const sites = new Map<string, Site>();
-  const siteOf = (cloud: string): Site => {
-    let s = sites.get(cloud);
-    if (!s) sites.set(cloud, (s = new Site(loadCloud(cloud, ctx.clouds()), { logger })));
-    return s;
-  };
-  const controller = new AbortController();
-  const onSignal = () => controller.abort(new Error('interrupted (SIGINT)'));
-  process.once('SIGINT', onSignal);
-  try {
-    const repo = new CatalogRepo(catalog);
+  return withRepo(ctx, async (repo) => {
     const common = {
       repo,
-      sites: siteOf,
+      sites: siteCache(ctx),
       owner: `cli@${hostname()}`,
       logger,
       stackTimeoutMins: o.stackTimeout,
@@ -102,18 +85,17 @@ async function runTest(planName: string, o: RunFlags, ctx: CliContext): Promise<
       ctx.io.out(o.format === 'table' ? planned.text : structured({ plan: planName, steps: planned.steps }, o.format));
       return planned.steps.some((s) => s.error !== undefined) ? 1 : 0;
     }
-    const out = await drTest(planName, {
-      ...common,
-      signal: controller.signal,
-      onEvent: (e) => ctx.io.err(progressLine(e)),
-      onStackEvent: (e) => ctx.io.err(stackLine(e)),
-    });
+    const out = await withInterrupt((signal) =>
+      drTest(planName, {
+        ...common,
+        signal,
+        onEvent: (e) => ctx.io.err(progressLine(e)),
+        onStackEvent: (e) => ctx.io.err(stackLine(e)),
+      }),
+    );
     ctx.io.out(renderDrTest(out, o.format));
     return out.status === 'succeeded' ? 0 : 1;
-  } finally {
-    process.off('SIGINT', onSignal);
-    await catalog.close();
-  }
+  });
 }
 
 /** The outcome of a DR test as fields or structured data. */
@@ -195,9 +177,7 @@ interface CleanupTarget {
 
 /** The site to clean and the DR-test runs the catalog knows; a plan the catalog lost needs --site. */
 async function target(planName: string, siteOption: string | undefined, ctx: CliContext): Promise<CleanupTarget> {
-  const catalog = await openCatalog(ctx.dbUrl(), { logger: ctx.logger() });
-  try {
-    const repo = new CatalogRepo(catalog);
+  return withRepo(ctx, async (repo) => {
     // A deleted plan's tests may still have left something.
     const plan: Plan | undefined = await repo.plans.get(planName, { includeDeleted: true });
     if (!plan) {
@@ -209,9 +189,7 @@ async function target(planName: string, siteOption: string | undefined, ctx: Cli
     }
     const runs = await repo.runs.list({ planName: plan.name, kind: 'drtest' });
     return { site: siteOption ?? plan.secondarySite, knownRuns: runs.map((r) => r.id), activeRuns: runs.filter((r) => r.status === 'running' || r.status === 'pending').map((r) => r.id) };
-  } finally {
-    await catalog.close();
-  }
+  });
 }
 
 async function testCleanup(planName: string, o: CleanupFlags, ctx: CliContext): Promise<number> {
@@ -219,24 +197,19 @@ async function testCleanup(planName: string, o: CleanupFlags, ctx: CliContext): 
   const logger = ctx.logger();
   const site = new Site(loadCloud(cloud, ctx.clouds()), { logger });
   // Ctrl-C stops between calls; what is left is found again by the next cleanup.
-  const controller = new AbortController();
-  const onSignal = () => controller.abort(new Error('interrupted (SIGINT)'));
-  process.once('SIGINT', onSignal);
-  try {
-    const result = await cleanupDrTest(site, {
+  const result = await withInterrupt((signal) =>
+    cleanupDrTest(site, {
       plan: planName,
       knownRuns,
       activeRuns: o.includeRunning ? [] : activeRuns,
       dryRun: o.dryRun === true,
       logger,
-      signal: controller.signal,
+      signal,
       ...(o.dryRun ? {} : { onProgress: (line: string) => ctx.io.err(line) }),
-    });
-    ctx.io.out(o.format === 'table' ? renderCleanup(result) : structured(result, o.format));
-    return result.failed.length === 0 ? 0 : 1;
-  } finally {
-    process.off('SIGINT', onSignal);
-  }
+    }),
+  );
+  ctx.io.out(o.format === 'table' ? renderCleanup(result) : structured(result, o.format));
+  return result.failed.length === 0 ? 0 : 1;
 }
 
 // ---- rendering (pure) -----------------------------------------------------------------------

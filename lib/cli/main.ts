@@ -1,9 +1,9 @@
 // The `ferry` command. Each subcommand parses its options here and calls the library.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { FerryError } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { catalogRebuild } from './catalog.js';
-import { cloudsWithLabNote, type CliContext, type Io } from './context.js';
+import { cloudsWithLabNote, positiveInt, type CliContext, type Io } from './context.js';
 import { FORMATS, type Format } from './output.js';
 import { planSchema, planValidate } from './plan.js';
 import { registerDaemon } from './daemon.js';
@@ -22,11 +22,6 @@ const defaultIo: Io = {
   isTTY: process.stderr.isTTY === true,
 };
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number');
-  return n;
-}
 
 /** Builds the program; `run()` executes it. Exposed for tests. */
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {

@@ -2,12 +2,10 @@
 // [--purge]`: plans as catalog records (lib/plan/store.ts). Apply prints what changed, field by
 // field; an invalid file is reported like `plan validate` reports it and stores nothing.
 import { Option, type Command } from 'commander';
-import { openCatalog } from '../catalog/db.js';
-import { CatalogRepo } from '../catalog/repo.js';
 import { formatPlanIssue, type PlanIssue } from '../config/protection-plan.js';
 import { applyPlan, deletePlan, formatChange, listPlans, PlanConflictError, PlanNotReadyError, showPlan, type ApplyResult, type PlanDetails, type PlanSummary, type PointSummary } from '../plan/store.js';
 import { checkIssue, openPlanSites, readinessTable, readPlanIssues, renderIssues, siteFactory } from './plan.js';
-import type { CliContext } from './context.js';
+import { withRepo, type CliContext } from './context.js';
 import { FORMATS, structured, table, type Format } from './output.js';
 
 /** Adds apply, list, show and delete under the `plan` command. */
@@ -55,14 +53,6 @@ export function registerPlanStore(plan: Command, ctx: CliContext): void {
     });
 }
 
-async function withRepo<T>(ctx: CliContext, fn: (repo: CatalogRepo) => Promise<T>): Promise<T> {
-  const catalog = await openCatalog(ctx.dbUrl(), { logger: ctx.logger() });
-  try {
-    return await fn(new CatalogRepo(catalog));
-  } finally {
-    await catalog.close();
-  }
-}
 
 function printIssues(ctx: CliContext, file: string, issues: PlanIssue[], format: Format, extra: Record<string, unknown> = {}): number {
   const r = renderIssues(file, issues, format, extra);

@@ -5,17 +5,13 @@
 // same `ferry failover` again) continues it.
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { InvalidArgumentError, Option } from 'commander';
-import { openCatalog } from '../catalog/db.js';
-import { CatalogRepo } from '../catalog/repo.js';
-import { loadCloud } from '../config/clouds.js';
+import { Option } from 'commander';
 import { formatDuration } from '../config/protection-plan.js';
-import { Site } from '../openstack/site.js';
 import { describeJson, type RunEvent } from '../workflows/engine.js';
 import { ensureFenced, type FenceOutcome } from '../workflows/fence.js';
 import { DEFAULT_STACK_TIMEOUT_MINS, failover, planFailover, type FailoverMode, type FailoverOutcome } from '../workflows/failover.js';
 import type { RecoveryEvent } from '../workflows/recover.js';
-import type { CliContext } from './context.js';
+import { positiveMinutes, siteCache, withInterrupt, withRepo, type CliContext } from './context.js';
 import { FORMATS, structured, table, type Format } from './output.js';
 import { describeEntry } from './runs.js';
 
@@ -47,7 +43,7 @@ export function registerRecovery(program: Command, ctx: CliContext): void {
     .addOption(new Option('--unplanned', 'the primary is gone: do not touch it, recover the newest complete point (or --point)'))
     .option('--dry-run', 'print what would be created at the secondary and stopped at the primary, and change nothing')
     .option('--force', 'allow a partial recovery point (volumes without data are left out)')
-    .option('--stack-timeout <minutes>', "Heat's stack timeout", minutes, DEFAULT_STACK_TIMEOUT_MINS)
+    .option('--stack-timeout <minutes>', "Heat's stack timeout", positiveMinutes, DEFAULT_STACK_TIMEOUT_MINS)
     .addOption(formatOption())
     .action(async (planName: string, o: FailoverCliOptions) => {
       await withRepo(ctx, async (repo) => {
@@ -70,21 +66,16 @@ export function registerRecovery(program: Command, ctx: CliContext): void {
           ctx.setExit(plan.recover.some((s) => s.error !== undefined) || (plan.prepare ?? []).some((s) => s.error !== undefined) ? 1 : 0);
           return;
         }
-        const controller = new AbortController();
-        const onSignal = () => controller.abort(new Error('interrupted (SIGINT)'));
-        process.once('SIGINT', onSignal);
-        try {
-          const outcome = await failover(planName, {
+        const outcome = await withInterrupt((signal) =>
+          failover(planName, {
             ...common,
-            signal: controller.signal,
+            signal,
             onEvent: (e) => ctx.io.err(progressLine(e)),
             onStackEvent: (e) => ctx.io.err(stackLine(e)),
-          });
-          ctx.io.out(renderFailover(outcome, o.format));
-          ctx.setExit(outcome.status === 'succeeded' ? 0 : 1);
-        } finally {
-          process.off('SIGINT', onSignal);
-        }
+          }),
+        );
+        ctx.io.out(renderFailover(outcome, o.format));
+        ctx.setExit(outcome.status === 'succeeded' ? 0 : 1);
       });
     });
 
@@ -179,30 +170,5 @@ export function stackLine(e: RecoveryEvent): string {
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-function minutes(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number of minutes');
-  return n;
-}
 
-async function withRepo<T>(ctx: CliContext, fn: (repo: CatalogRepo) => Promise<T>): Promise<T> {
-  const catalog = await openCatalog(ctx.dbUrl(), { logger: ctx.logger() });
-  try {
-    return await fn(new CatalogRepo(catalog));
-  } finally {
-    await catalog.close();
-  }
-}
 
-/** One Site per cloud name for the whole command (opened on first use). */
-function siteCache(ctx: CliContext): (cloud: string) => Site {
-  const sites = new Map<string, Site>();
-  return (cloud) => {
-    let s = sites.get(cloud);
-    if (!s) {
-      s = new Site(loadCloud(cloud, ctx.clouds()), { logger: ctx.logger() });
-      sites.set(cloud, s);
-    }
-    return s;
-  };
-}

@@ -5,7 +5,6 @@ import { hostname } from 'node:os';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { openCatalog, type Catalog } from '../catalog/db.js';
 import { CatalogNotFoundError, CatalogRepo, type RecoveryPoint } from '../catalog/repo.js';
 import { loadCloud } from '../config/clouds.js';
 import { formatDuration } from '../config/protection-plan.js';
@@ -15,7 +14,7 @@ import type { RecoveryPointManifest } from '../replication/recovery-point.js';
 import { ensureFenced } from '../workflows/fence.js';
 import { runReplicationCycle, type CycleEvent, type CycleResult } from '../workflows/replicate.js';
 import { allStatus, type PlanStatus } from '../workflows/status.js';
-import { withInterrupt, type CliContext, type Io } from './context.js';
+import { positiveInt, siteCache, withInterrupt, withRepo, type CliContext, type Io } from './context.js';
 import { FORMATS, structured, table, type Format } from './output.js';
 
 const formatOption = () => new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table');
@@ -26,7 +25,7 @@ export function registerReplication(program: Command, ctx: CliContext): void {
     .command('replicate')
     .description('run one replication cycle of a plan now: snapshots, incremental backups moved to the secondary, images, a recovery point')
     .argument('<plan>', 'plan name (see ferry plan list)')
-    .option('--concurrency <n>', 'volumes and images worked on at once per site', (v) => positive(v), 2)
+    .option('--concurrency <n>', 'volumes and images worked on at once per site', positiveInt, 2)
     .addOption(formatOption())
     .action(async (planName: string, o: { concurrency: number; format: Format }) => {
       await withRepo(ctx, async (repo) => {
@@ -144,37 +143,12 @@ export function registerReplication(program: Command, ctx: CliContext): void {
 
 // ---- helpers -------------------------------------------------------------------
 
-function positive(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`must be a positive whole number, got '${v}'`);
-  return n;
-}
 
-async function withRepo<T>(ctx: CliContext, fn: (repo: CatalogRepo) => Promise<T>): Promise<T> {
-  const catalog: Catalog = await openCatalog(ctx.dbUrl(), { logger: ctx.logger() });
-  try {
-    return await fn(new CatalogRepo(catalog));
-  } finally {
-    await catalog.close();
-  }
-}
 
 async function requirePlan(repo: CatalogRepo, name: string): Promise<void> {
   if (!(await repo.plans.get(name))) throw new CatalogNotFoundError('plan', name, 'is not in the catalog (fix: ferry plan apply FILE, or ferry catalog rebuild --from SECONDARY)');
 }
 
-/** One Site per cloud name for the whole command: one token, one connection pool per site. */
-function siteCache(ctx: CliContext): (cloud: string) => Site {
-  const sites = new Map<string, Site>();
-  return (cloud) => {
-    let s = sites.get(cloud);
-    if (!s) {
-      s = new Site(loadCloud(cloud, ctx.clouds()), { logger: ctx.logger() });
-      sites.set(cloud, s);
-    }
-    return s;
-  };
-}
 
 /** Bytes for people: 1.5 GiB, 12.0 MiB, 512 B. */
 export function formatBytes(n: number | null | undefined): string {

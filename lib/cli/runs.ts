@@ -7,14 +7,11 @@ import '../workflows/drtest.js'; // registers the drtest workflow for ferry resu
 import '../workflows/failover.js'; // registers the failover workflow for ferry resume
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { InvalidArgumentError, Option } from 'commander';
-import { openCatalog } from '../catalog/db.js';
+import { Option } from 'commander';
 import { CatalogNotFoundError, CatalogRepo, RUN_KINDS, RUN_STATUSES, type JournalEntry, type JsonObject, type JsonValue, type Run, type RunKind, type RunStatus } from '../catalog/repo.js';
-import { loadCloud } from '../config/clouds.js';
 import { formatDuration } from '../config/protection-plan.js';
-import { Site } from '../openstack/site.js';
 import { RUN_STEP, describeJson, resumeRegistered, summarizeRun, type RunEvent, type RunOutcome, type StepReport } from '../workflows/engine.js';
-import type { CliContext } from './context.js';
+import { positiveInt, siteCache, withInterrupt, withRepo, type CliContext } from './context.js';
 import { FORMATS, structured, table, type Format } from './output.js';
 
 const formatOption = (dflt: Format = 'table') => new Option('-f, --format <format>', 'output format').choices(FORMATS).default(dflt);
@@ -28,7 +25,7 @@ export function registerRuns(program: Command, ctx: CliContext): void {
     .option('--plan <name>', 'only runs of this plan')
     .addOption(new Option('--kind <kind>', 'only runs of this kind').choices(RUN_KINDS))
     .addOption(new Option('--status <status>', 'only runs in this status').choices(RUN_STATUSES))
-    .option('--limit <n>', 'at most this many runs', positive, 50)
+    .option('--limit <n>', 'at most this many runs', positiveInt, 50)
     .addOption(formatOption())
     .action(async (o: { plan?: string; kind?: RunKind; status?: RunStatus; limit: number; format: Format }) => {
       await withRepo(ctx, async (repo) => {
@@ -72,21 +69,11 @@ export function registerRuns(program: Command, ctx: CliContext): void {
       await withRepo(ctx, async (repo) => {
         const logger = ctx.logger();
         // Ctrl-C stops the run where it is; it stays running and can be resumed again.
-        const controller = new AbortController();
-        const onSignal = () => controller.abort(new Error('interrupted (SIGINT)'));
-        process.once('SIGINT', onSignal);
-        try {
-          const outcome = await resumeRegistered(
-            repo,
-            runId,
-            { logger, sites: siteCache(ctx) },
-            { owner: `cli@${hostname()}`, logger, signal: controller.signal, onEvent: (e) => ctx.io.err(progressLine(e)) },
-          );
-          ctx.io.out(renderOutcome(outcome, o.format));
-          ctx.setExit(outcome.status === 'succeeded' ? 0 : 1);
-        } finally {
-          process.off('SIGINT', onSignal);
-        }
+        const outcome = await withInterrupt((signal) =>
+          resumeRegistered(repo, runId, { logger, sites: siteCache(ctx) }, { owner: `cli@${hostname()}`, logger, signal, onEvent: (e) => ctx.io.err(progressLine(e)) }),
+        );
+        ctx.io.out(renderOutcome(outcome, o.format));
+        ctx.setExit(outcome.status === 'succeeded' ? 0 : 1);
       });
     });
 }
@@ -227,20 +214,7 @@ function progressLine(e: RunEvent): string {
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-function positive(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number');
-  return n;
-}
 
-async function withRepo<T>(ctx: CliContext, fn: (repo: CatalogRepo) => Promise<T>): Promise<T> {
-  const catalog = await openCatalog(ctx.dbUrl(), { logger: ctx.logger() });
-  try {
-    return await fn(new CatalogRepo(catalog));
-  } finally {
-    await catalog.close();
-  }
-}
 
 async function getRun(repo: CatalogRepo, id: string): Promise<Run> {
   const run = await repo.runs.get(id);
@@ -248,15 +222,3 @@ async function getRun(repo: CatalogRepo, id: string): Promise<Run> {
   return run;
 }
 
-/** One Site per cloud name for the whole command (opened on first use). */
-function siteCache(ctx: CliContext): (cloud: string) => Site {
-  const sites = new Map<string, Site>();
-  return (cloud) => {
-    let s = sites.get(cloud);
-    if (!s) {
-      s = new Site(loadCloud(cloud, ctx.clouds()), { logger: ctx.logger() });
-      sites.set(cloud, s);
-    }
-    return s;
-  };
-}
