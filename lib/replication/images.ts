@@ -29,6 +29,7 @@
 // - A failed upload (PUT /file) puts the image back to `queued`; Zed never leaves it `killed`.
 // - Properties in the `os_glance` namespace are reserved (403 on create); os_hash_algo and
 //   os_hash_value are read-only and computed by Glance from the bytes it stored.
+import { chunks } from '../inventory/discover.js';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import pLimit from 'p-limit';
 import { FerryError, isNotFound } from '../errors.js';
@@ -273,12 +274,8 @@ export function inFilter(values: readonly string[]): string {
   return `in:${values.join(',')}`;
 }
 
-/** Splits `items` into chunks of at most `size`. */
-export function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
+/** Splits `items` into chunks of at most `size` (discovery's helper, re-exported for callers of this module). */
+export { chunks };
 
 /**
  * Checks the secondary's record of a finished copy against the primary's record of the source:

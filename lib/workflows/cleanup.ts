@@ -32,6 +32,7 @@
 //    more at the end, when its resources may have gone with the orphans.
 //  - Idempotent: a second run finds nothing; a resource gone between the listing and its
 //    delete counts as deleted. A failure is recorded and the cleanup goes on.
+import { chunks } from '../inventory/discover.js';
 import pLimit from 'p-limit';
 import { FerryError, isStatus } from '../errors.js';
 import type { RecoveryMode } from '../heat/types.js';
@@ -275,12 +276,6 @@ class Surveyor {
   ids(kind: ArtifactKind): string[] {
     return this.items.get(kind)!.map((i) => i.id);
   }
-}
-
-function chunks<T>(list: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
-  return out;
 }
 
 const planTagOf = (plan: string) => markTag('plan', plan);

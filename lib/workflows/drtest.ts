@@ -24,12 +24,10 @@ import { cleanupDrTest, type CleanupOptions, type CleanupResult } from './cleanu
 import {
   defineWorkflow,
   planWorkflow,
-  registerWorkflow,
   renderPlan,
   startRun,
   summarizeRun,
-  TerminalStepError,
-  workflowFor,
+  workflowRegistration,
   type PlannedStep,
   type RunEvent,
   type RunOutcome,
@@ -38,7 +36,7 @@ import {
   type Workflow,
   type WorkflowFactory,
 } from './engine.js';
-import { ownerTags, checkStep, guardStep, pointStep, RecoveryCache, siteTarget, stackStep, type RecoveryEnv, type RecoveryEvent, type RecoveryParams, type RecoveryState, type RecoveryTarget } from './recover.js';
+import { ownerTags, checkStep, guardStep, planOf, pointStep, RecoveryCache, siteTarget, stackStep, type RecoveryEnv, type RecoveryEvent, type RecoveryParams, type RecoveryState, type RecoveryTarget } from './recover.js';
 import { buildReport, writeReport, type CreatedResource, type DrTestReport, type VerificationResult } from './report.js';
 
 // ---- types ---------------------------------------------------------------------------------
@@ -87,11 +85,6 @@ type Ctx = StepContext<DrTestState>;
 
 const paramsOf = (ctx: Ctx): DrTestParams => (ctx.run.params ?? {}) as unknown as DrTestParams;
 
-async function planOf(ctx: Ctx): Promise<Plan> {
-  const plan = await ctx.repo.plans.get(ctx.run.planName, { includeDeleted: true });
-  if (!plan) throw new TerminalStepError(`plan '${ctx.run.planName}' is not in the catalog any more`);
-  return plan;
-}
 
 // ---- the report ------------------------------------------------------------------------------
 
@@ -228,16 +221,7 @@ export function drTestWorkflow(deps: DrTestDeps): Workflow<DrTestState> {
 export const drTestFactory: WorkflowFactory = (_run, env) => drTestWorkflow(drTestDepsFromSites(env.sites, { logger: env.logger })) as unknown as Workflow<object>;
 
 /** The drtest kind's registration for `ferry resume`; tests that register their own step it aside. */
-export const drTestRegistration = {
-  undo: undefined as (() => void) | undefined,
-  register(): void {
-    if (workflowFor('drtest') !== drTestFactory) this.undo = registerWorkflow('drtest', drTestFactory);
-  },
-  unregister(): void {
-    this.undo?.();
-    this.undo = undefined;
-  },
-};
+export const drTestRegistration = workflowRegistration('drtest', drTestFactory);
 
 // Resumable with `ferry resume RUN` (lib/cli/runs.ts imports this module).
 drTestRegistration.register();

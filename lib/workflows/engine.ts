@@ -999,6 +999,27 @@ export function registerWorkflow(kind: RunKind, factory: WorkflowFactory): () =>
   };
 }
 
+/** A kind's registration for `ferry resume` that tests can step aside and put back. */
+export interface WorkflowRegistration {
+  /** Registers the factory (idempotent). */
+  register(): void;
+  unregister(): void;
+}
+
+/** The registration of `factory` for `kind` (register() it at module load). */
+export function workflowRegistration(kind: RunKind, factory: WorkflowFactory): WorkflowRegistration {
+  let undo: (() => void) | undefined;
+  return {
+    register() {
+      if (workflowFor(kind) !== factory) undo = registerWorkflow(kind, factory);
+    },
+    unregister() {
+      undo?.();
+      undo = undefined;
+    },
+  };
+}
+
 export function workflowFor(kind: RunKind): WorkflowFactory | undefined {
   return registry.get(kind);
 }

@@ -43,6 +43,7 @@ import {
   choosePoint,
   countsText,
   guardStep,
+  planOf,
   pointStep,
   protectionPlanOf,
   QuotaError,
@@ -61,7 +62,6 @@ import { fenceStep, fenceWorkflow, siteMembers, type MembersSite } from './fence
 import {
   defineWorkflow,
   planWorkflow,
-  registerWorkflow,
   renderPlan,
   resumeRun,
   startRun,
@@ -74,7 +74,7 @@ import {
   type StepContext,
   type Workflow,
   type WorkflowFactory,
-  workflowFor,
+  workflowRegistration,
 } from './engine.js';
 
 // ---- types ----------------------------------------------------------------
@@ -146,11 +146,6 @@ export function standbyStackName(planName: string): string {
 
 type Ctx = StepContext<FailoverState>;
 
-async function planOf(ctx: Ctx): Promise<Plan> {
-  const plan = await ctx.repo.plans.get(ctx.run.planName, { includeDeleted: true });
-  if (!plan) throw new TerminalStepError(`plan '${ctx.run.planName}' is not in the catalog any more`);
-  return plan;
-}
 
 /** `stop-primary`: every member at the primary stopped; which were running is kept for a rollback. */
 function stopPrimaryStep(deps: FailoverDeps): Step<FailoverState> {
@@ -280,17 +275,7 @@ export function failoverWorkflow(params: Pick<FailoverParams, 'phase' | 'planned
 export const failoverFactory: WorkflowFactory = (run, env) => failoverWorkflow(phaseOf(run), depsFromSites(env.sites, env.repo, { logger: env.logger })) as unknown as Workflow<object>;
 
 /** The failover kind's registration for `ferry resume`; tests that register their own step it aside. */
-export const failoverRegistration = {
-  undo: undefined as (() => void) | undefined,
-  /** Registers failoverFactory (idempotent). */
-  register(): void {
-    if (workflowFor('failover') !== failoverFactory) this.undo = registerWorkflow('failover', failoverFactory);
-  },
-  unregister(): void {
-    this.undo?.();
-    this.undo = undefined;
-  },
-};
+export const failoverRegistration = workflowRegistration('failover', failoverFactory);
 
 // Resumable with `ferry resume RUN` (lib/cli/runs.ts imports this module).
 failoverRegistration.register();

@@ -434,7 +434,8 @@ type Ctx = StepContext<RecoveryState>;
 
 const paramsOf = (ctx: Ctx): RecoveryParams => (ctx.run.params ?? {}) as unknown as RecoveryParams;
 
-async function planOf(ctx: Ctx): Promise<Plan> {
+/** The run's plan (deleted plans too: a run may outlive a soft delete); gone is terminal. */
+export async function planOf(ctx: Pick<StepContext<object>, 'repo' | 'run'>): Promise<Plan> {
   const plan = await ctx.repo.plans.get(ctx.run.planName, { includeDeleted: true });
   if (!plan) throw new TerminalStepError(`plan '${ctx.run.planName}' is not in the catalog any more`);
   return plan;
