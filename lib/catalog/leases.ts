@@ -10,6 +10,7 @@
 // Times are ISO strings from the caller's clock and are informational (who holds it, until
 // when by its own reckoning); expiry is judged by watching `version` (see leader.ts).
 import type { Catalog, LeasesTable } from './db.js';
+import { isDuplicate } from './repo.js';
 
 export interface Lease {
   name: string;
@@ -66,7 +67,7 @@ export class LeaseRepo {
       await this.db.insertInto('leases').values(row).execute();
       return toLease(row);
     } catch (err) {
-      if (isDuplicateKey(err)) return undefined;
+      if (isDuplicate(err)) return undefined;
       throw err;
     }
   }
@@ -117,12 +118,6 @@ export class LeaseRepo {
       .executeTakeFirst();
     return Number(res.numUpdatedRows) === 1;
   }
-}
-
-function isDuplicateKey(err: unknown): boolean {
-  const e = err as { code?: unknown; errno?: unknown } | null;
-  if (!e || typeof e !== 'object') return false;
-  return e.errno === 1062 || e.code === 'ER_DUP_ENTRY' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 function toLease(r: LeasesTable): Lease {

@@ -310,7 +310,8 @@ export function isTransient(err: unknown, duplicate = false): boolean {
   return duplicate && isDuplicate(err);
 }
 
-function isDuplicate(err: unknown): boolean {
+/** A primary-key or unique-key collision (MySQL/MariaDB 1062, SQLite constraint). */
+export function isDuplicate(err: unknown): boolean {
   const e = err as { code?: unknown; errno?: unknown } | null;
   if (!e || typeof e !== 'object') return false;
   return e.errno === 1062 || e.code === 'ER_DUP_ENTRY' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE';
