@@ -98,6 +98,8 @@ export interface DiscoverOptions {
   logger?: Logger;
   /** Clock for `discoveredAt` (tests). */
   now?: () => Date;
+  /** Servers carrying any of these tags are not members (ferry:fenced: the old copies a failover stopped). */
+  excludeTags?: readonly string[];
 }
 
 /** Default requests in flight per site. */
@@ -497,6 +499,11 @@ export async function discover(site: Site, selectors: MemberSelectors, opts: Dis
         if (s.status === 'DELETED' || s.status === 'SOFT_DELETED') {
           warnings.add({ code: 'member-deleted', resourceType: 'server', resourceId: s.id, message: `server ${s.name} (${s.id}) is ${s.status}: not protected` });
           deleted.add(s.id);
+          continue;
+        }
+        const excluded = opts.excludeTags?.find((t) => s.tags?.includes(t));
+        if (excluded) {
+          warnings.add({ code: 'member-excluded', resourceType: 'server', resourceId: s.id, message: `server ${s.name} (${s.id}) carries ${excluded}: not protected` });
           continue;
         }
         selected.push({ server: s, kinds });

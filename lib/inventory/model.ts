@@ -383,6 +383,8 @@ export type WarningCode =
   | 'selector-matched-nothing'
   /** A selected server is deleted or soft-deleted: not a member. */
   | 'member-deleted'
+  /** A selected server carries an excluded tag (ferry:fenced: an old copy after a failover): not a member. */
+  | 'member-excluded'
   | 'image-missing'
   | 'keypair-missing'
   | 'flavor-missing'

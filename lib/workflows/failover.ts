@@ -147,28 +147,38 @@ export function standbyStackName(planName: string): string {
 type Ctx = StepContext<FailoverState>;
 
 
-/** `stop-primary`: every member at the primary stopped; which were running is kept for a rollback. */
-function stopPrimaryStep(deps: FailoverDeps): Step<FailoverState> {
+/** Where the stop step stops servers: the primary (failover) or the active secondary (failback). */
+export interface StopSite {
+  name: string;
+  describe: string;
+  siteOf: (plan: Plan) => string;
+}
+
+const AT_PRIMARY: StopSite = { name: 'stop-primary', describe: "stop the plan's servers at the primary (os-stop), so no write is lost after the final cycle", siteOf: (plan) => plan.primarySite };
+
+/** `stop-primary`: every member at the site stopped; which were running is kept for a rollback. */
+export function stopServersStep(deps: FailoverDeps, where: StopSite = AT_PRIMARY): Step<FailoverState> {
   const look = async (ctx: Ctx) => {
     const plan = await planOf(ctx);
-    const m = deps.members(plan.primarySite);
-    return { plan, m, list: await m.members(plan, ctx.signal) };
+    const site = where.siteOf(plan);
+    const m = deps.members(site);
+    return { plan, site, m, list: await m.members(plan, ctx.signal) };
   };
   return {
-    name: 'stop-primary',
-    describe: "stop the plan's servers at the primary (os-stop), so no write is lost after the final cycle",
+    name: where.name,
+    describe: where.describe,
     action: 'update',
     retry: { attempts: 10, backoffMs: 3_000, factor: 1.5, maxBackoffMs: 20_000 },
     async observe(ctx) {
-      const { plan, list } = await look(ctx);
-      if (list.length === 0) throw new TerminalStepError(`plan '${plan.name}' selects no servers at ${plan.primarySite} (fix: check members: in the plan, then ferry plan apply FILE)`);
+      const { plan, site, list } = await look(ctx);
+      if (list.length === 0) throw new TerminalStepError(`plan '${plan.name}' selects no servers at ${site} (fix: check members: in the plan, then ferry plan apply FILE)`);
       const running = list.filter((s) => s.status === 'ACTIVE');
       // The first look decides what a rollback restarts; a resumed run keeps it.
       ctx.state.wasRunning ??= running.map((s) => s.id);
       return {
         done: running.length === 0,
-        summary: running.length === 0 ? `${list.length} server(s) at ${plan.primarySite}, none running` : `${running.length} of ${list.length} server(s) at ${plan.primarySite} to stop: ${running.slice(0, 10).map((s) => s.name).join(', ')}${running.length > 10 ? ', ...' : ''}`,
-        detail: { site: plan.primarySite, servers: list.slice(0, ctx.dryRun ? 10_000 : 50).map((s) => ({ id: s.id, name: s.name, status: s.status })) },
+        summary: running.length === 0 ? `${list.length} server(s) at ${site}, none running` : `${running.length} of ${list.length} server(s) at ${site} to stop: ${running.slice(0, 10).map((s) => s.name).join(', ')}${running.length > 10 ? ', ...' : ''}`,
+        detail: { site, servers: list.slice(0, ctx.dryRun ? 10_000 : 50).map((s) => ({ id: s.id, name: s.name, status: s.status })) },
       };
     },
     async act(ctx) {
@@ -178,14 +188,14 @@ function stopPrimaryStep(deps: FailoverDeps): Step<FailoverState> {
       return { stopped: running.map((s) => s.id) };
     },
     async verify(ctx) {
-      const { plan, list } = await look(ctx);
+      const { site, list } = await look(ctx);
       const still = list.filter((s) => s.status !== 'SHUTOFF' && s.status !== 'ERROR' && s.status !== 'SHELVED' && s.status !== 'SHELVED_OFFLOADED');
-      if (still.length > 0) return { ok: false, reason: `${still.length} server(s) at ${plan.primarySite} not stopped yet: ${still.slice(0, 5).map((s) => `${s.name} ${s.status}`).join(', ')}` };
+      if (still.length > 0) return { ok: false, reason: `${still.length} server(s) at ${site} not stopped yet: ${still.slice(0, 5).map((s) => `${s.name} ${s.status}`).join(', ')}` };
       ctx.state.writesStoppedAt ??= ctx.now().toISOString();
       return { ok: true, detail: { stopped: list.length } };
     },
     async compensate(ctx) {
-      // The failover did not happen (nothing was raised): the primary runs again as it was.
+      // The failover did not happen (nothing was raised): the site runs again as it was.
       const { m, list } = await look(ctx);
       const restart = list.filter((s) => (ctx.state.wasRunning ?? []).includes(s.id) && s.status === 'SHUTOFF');
       for (const s of restart) await m.start(s.id, ctx.signal);
@@ -195,7 +205,7 @@ function stopPrimaryStep(deps: FailoverDeps): Step<FailoverState> {
 }
 
 /** `final-sync`: one more replication cycle after the stop: the point the failover restores (RPO 0). */
-function finalSyncStep(deps: FailoverDeps): Step<FailoverState> {
+export function finalSyncStep(deps: FailoverDeps): Step<FailoverState> {
   const finalPoint = async (ctx: Ctx) => {
     const stopped = ctx.state.writesStoppedAt ? Date.parse(ctx.state.writesStoppedAt) : undefined;
     if (ctx.state.finalPointId) {
@@ -258,7 +268,7 @@ function recoveryEnv(deps: FailoverDeps): RecoveryEnv {
 
 /** The workflow of one failover run, by its phase. */
 export function failoverWorkflow(params: Pick<FailoverParams, 'phase' | 'planned'>, deps: FailoverDeps): Workflow<FailoverState> {
-  if (params.phase === 'prepare') return defineWorkflow<FailoverState>('failover', [stopPrimaryStep(deps), finalSyncStep(deps)]);
+  if (params.phase === 'prepare') return defineWorkflow<FailoverState>('failover', [stopServersStep(deps), finalSyncStep(deps)]);
   if (params.phase === 'fence') return fenceWorkflow(deps.members) as unknown as Workflow<FailoverState>;
   const env = recoveryEnv(deps);
   const cache = new RecoveryCache();

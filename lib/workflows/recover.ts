@@ -428,6 +428,8 @@ export interface RecoveryEnv {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** The stack to update instead of creating one (warm standby): its name, found by the stack step. */
   standbyStackName?: (plan: Plan) => string | undefined;
+  /** The plan the stack is generated from (default the plan's spec; a failback reverses its mappings). */
+  planFor?: (plan: Plan) => ProtectionPlan;
 }
 
 type Ctx = StepContext<RecoveryState>;
@@ -461,7 +463,7 @@ export class RecoveryCache {
     if (!g) {
       const site = env.siteOf(plan);
       const manifest = await this.manifest(ctx, pointId, site);
-      g = await env.target(site).generate(manifest, protectionPlanOf(plan), env.mode, ctx.run.id, ctx.signal);
+      g = await env.target(site).generate(manifest, env.planFor ? env.planFor(plan) : protectionPlanOf(plan), env.mode, ctx.run.id, ctx.signal);
       this.stacks.set(key, g);
     }
     return g;

@@ -70,6 +70,7 @@ import { replicateImages, type ImageCopyProgress, type ReplicateImagesOptions, t
 import { buildRecoveryPoint, type PointWarning, type RecoveryPointManifest } from '../replication/recovery-point.js';
 import { applyRetention, pointRefs, type RetentionIo, type RetentionPolicy } from '../replication/retention.js';
 import type { VolumeDataRef } from '../replication/types.js';
+import { FENCED_TAG } from './fence.js';
 
 export const CYCLE_PHASES = ['discover', 'bank', 'pre-hooks', 'snapshots', 'post-hooks', 'volumes', 'images', 'record', 'retention'] as const;
 export type CyclePhase = (typeof CYCLE_PHASES)[number];
@@ -341,7 +342,8 @@ export const discoverMembers: DiscoverMembers = async (site, plan, members, o) =
     if (!found) throw new FerryError(`plan '${plan.name}': project '${plan.project}' not found at site ${site.name} (fix: the plan's project, or scope the cloud entry of ${site.name} to it)`);
     projectId = found.id;
   }
-  return discover(site, selectorsFromPlan(members), { ...(projectId ? { projectId } : {}), signal: o.signal, logger: o.logger });
+  // The old copies a failover fenced (stopped, locked, tagged) share the members' names and tags: never protected again.
+  return discover(site, selectorsFromPlan(members), { ...(projectId ? { projectId } : {}), excludeTags: [FENCED_TAG], signal: o.signal, logger: o.logger });
 };
 
 // ---- the cycle ---------------------------------------------------------------------------

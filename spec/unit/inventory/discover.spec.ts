@@ -352,6 +352,16 @@ describe('inventory/discover', () => {
       expect(codes(inv)).to.deep.equal(['member-name-ambiguous:web', 'member-not-found:nope', 'member-not-found:we']);
     });
 
+    it('excludeTags: a fenced old copy sharing the name and tags of a member is not a member, and says why', async () => {
+      const w = twoTier();
+      const old = '6a1c1f4e-2b5d-4e8a-9c3f-0d1e2f3a4b04';
+      w.servers.push(novaServer({ id: old, name: 'web', image: IMG_WEB, status: 'SHUTOFF', tags: [SHOP, 'ferry:fenced', 'ferry:fenced-epoch=1'] }));
+      serveWorkload(w);
+      const inv = await discover(testSite().site, { tags: [SHOP] }, { excludeTags: ['ferry:fenced'] });
+      expect(inv.members.map((m) => m.server.id).sort()).to.deep.equal([DB, WEB].sort());
+      expect(codes(inv)).to.include(`member-excluded:${old}`);
+    });
+
     it('tags with tagMatch all: Nova filters with `tags` (all of them) server-side', async () => {
       const log = serveWorkload(twoTier());
       const inv = await discover(testSite().site, { tags: [SHOP, 'tier=db'], tagMatch: 'all' });
