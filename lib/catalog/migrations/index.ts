@@ -75,7 +75,14 @@ function migrator<DB>(db: Kysely<DB>, backend: Backend): Migrator {
 export async function migrateToLatest<DB>(db: Kysely<DB>, backend: Backend, opts: MigrateOptions = {}): Promise<string[]> {
   const log = opts.logger ?? silentLogger;
   const where = opts.url ? `catalog ${opts.url}` : 'catalog';
-  const { error, results = [] } = await migrator(db, backend).migrateToLatest();
+  let { error, results = [] } = await migrator(db, backend).migrateToLatest();
+  // SQLite has no migration lock across processes: two openers of a brand-new file race, the
+  // loser's transaction rolls back on the winner's rows, and a second look finds them applied.
+  for (let retry = 1; error !== undefined && backend === 'sqlite' && retry <= 5 && isLostRace(error); retry++) {
+    log.debug(`${where}: another process migrated at the same time; looking again (${retry})`);
+    await new Promise((r) => setTimeout(r, 50 * retry));
+    ({ error, results = [] } = await migrator(db, backend).migrateToLatest());
+  }
   const applied = results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
   for (const name of applied) log.info(`${where}: applied migration ${name}`);
   if (error === undefined) return applied;
@@ -92,6 +99,12 @@ export async function migrateToLatest<DB>(db: Kysely<DB>, backend: Backend, opts
   }
   const failed = results.find((r) => r.status === 'Error')?.migrationName;
   throw new CatalogMigrationError(`${where}: ${failed ? `migration ${failed} failed` : 'migrating failed'}: ${message}`, { cause: error });
+}
+
+/** An SQLite error of two processes migrating one file at once (the other one won). */
+function isLostRace(error: unknown): boolean {
+  const m = error instanceof Error ? error.message : String(error);
+  return /UNIQUE constraint failed: ferry_migration|already exists|database is locked|SQLITE_BUSY/i.test(m);
 }
 
 /** The applied and pending migrations, for status commands. */

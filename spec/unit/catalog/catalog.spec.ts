@@ -192,6 +192,19 @@ describe('catalog on an SQLite file', () => {
     const e = await fails(openCatalog(`sqlite://${blocker}/sub/catalog.db`), ConfigError);
     expect(e.message).to.include(`cannot create ${blocker}/sub`).and.include('(fix: ');
   });
+  it('two processes opening a brand-new file at once both get a migrated catalog (the loser of the race retries)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const dir = mkdtempSync(join(tmpdir(), 'ferry-catalog-race-'));
+      const url = `sqlite://${join(dir, 'catalog.db')}`;
+      const opened = await Promise.all([openCatalog(url), openCatalog(url), openCatalog(url)]);
+      try {
+        const names = (await migrationStatus(opened[0]!.db, 'sqlite')).applied;
+        expect(names).to.deep.equal(MIGRATIONS.map(([n]) => n));
+      } finally {
+        for (const c of opened) await c.close();
+      }
+    }
+  });
 });
 
 describe('catalog helpers', () => {
