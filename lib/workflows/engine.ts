@@ -228,6 +228,18 @@ export interface FenceFacts {
 }
 
 /** The plan's epoch moved past the run's: this process must not act for the plan any more. */
+/** Another owner (a new leader, another `ferry resume`) took the run over: this process stops acting for it. */
+export class RunTakenOverError extends FerryError {
+  override readonly name: string = 'RunTakenOverError';
+  constructor(
+    readonly runId: string,
+    readonly owner: string,
+    readonly newOwner: string,
+  ) {
+    super(`run ${runId} was taken over by ${newOwner} (this process, ${owner}, drove it): it does nothing more for it here; follow it with ferry runs show ${runId}`);
+  }
+}
+
 export class FencedError extends FerryError {
   override readonly name: string = 'FencedError';
   constructor(
@@ -636,6 +648,7 @@ class Driver<S extends object> {
       return await this.finish('succeeded');
     } catch (err) {
       if (err instanceof Interrupted) return this.interrupted(err);
+      if (err instanceof RunTakenOverError) return this.takenOver(err);
       if (err instanceof FencedError) await this.cancelFenced(err);
       throw err;
     }
@@ -672,6 +685,12 @@ class Driver<S extends object> {
     return { run: this.run, status: 'interrupted', result: summarizeRun(this.run, this.entries, { declared: declaredOf(this.workflow), error: err.message }) };
   }
 
+  /** Another owner drives the run now: stop without a word in its journal (it is theirs). */
+  private takenOver(err: RunTakenOverError): RunOutcome {
+    this.log.warn(err.message);
+    return { run: this.run, status: 'interrupted', result: summarizeRun(this.run, this.entries, { declared: declaredOf(this.workflow), error: err.message }) };
+  }
+
   /** Records the fence and cancels the run; never throws (the FencedError is what matters). */
   async cancelFenced(err: FencedError): Promise<void> {
     try {
@@ -685,12 +704,19 @@ class Driver<S extends object> {
     this.log.error(err.message);
   }
 
-  /** FencedError when the plan's epoch is not the run's any more. */
+  /**
+   * FencedError when the plan's epoch is not the run's any more; RunTakenOverError when another
+   * owner resumed the run (a new leader took over from a daemon that still runs): the older
+   * process must not act beside it.
+   */
   async fence(): Promise<void> {
     const plan = await this.repo.plans.get(this.run.planName, { includeDeleted: true });
     if (!plan) throw new CatalogNotFoundError('plan', this.run.planName, `was purged while run ${this.run.id} was running`);
-    if (plan.epoch === this.run.epoch) return;
-    throw await fencedError(this.repo, { planName: plan.name, runId: this.run.id, kind: this.run.kind, runEpoch: this.run.epoch, planEpoch: plan.epoch, activeSite: plan.activeSite });
+    if (plan.epoch !== this.run.epoch) {
+      throw await fencedError(this.repo, { planName: plan.name, runId: this.run.id, kind: this.run.kind, runEpoch: this.run.epoch, planEpoch: plan.epoch, activeSite: plan.activeSite });
+    }
+    const current = await this.repo.runs.get(this.run.id);
+    if (current && current.owner !== this.run.owner) throw new RunTakenOverError(this.run.id, this.run.owner, current.owner);
   }
 
   // ---- a step ---------------------------------------------------------------------------
@@ -838,6 +864,9 @@ class Driver<S extends object> {
     const body: JsonObject = {};
     for (const [k, v] of Object.entries(data)) if (v !== undefined) body[k] = v;
     if (Object.keys(patch).length > 0) body['state'] = patch;
+    // A run another owner took over is theirs to journal (checked per entry: the window left is one append).
+    const current = await this.repo.runs.get(this.run.id);
+    if (current && current.owner !== this.run.owner) throw new RunTakenOverError(this.run.id, this.run.owner, current.owner);
     const entry = await this.repo.journal.append(this.run.id, { step, phase, data: body, at: this.now() });
     for (const [k, t] of now) this.journaled.set(k, t);
     this.entries.push(entry);

@@ -292,7 +292,8 @@ describe('workflows/engine', () => {
     });
   });
 
-  describe('killed at every journal boundary', () => {
+  describe('killed at every journal boundary', function () {
+    this.timeout(120_000);
     /** Runs the workflow uncrashed: the reference end state and the number of entries. */
     async function reference(knobs: WorkflowKnobs, broken: boolean) {
       const { catalog, repo } = await freshCatalog();
@@ -631,6 +632,36 @@ describe('workflows/engine', () => {
         const after = await repo.journal.read('run-1');
         expect(after.find((e) => e.seq > journal.length && e.step === 'stop-primary' && e.phase === 'observe')!.data).to.deep.include({ done: true });
         expect(after[journal.length]!.data, 'same owner: no takeover').to.deep.include({ resumed: true, owner: 'daemon-1', previousOwner: 'daemon-1' });
+      } finally {
+        await catalog.close();
+      }
+    });
+
+    it('a process whose run another owner took over (a new leader) stops acting for it and writes nothing more in its journal', async () => {
+      const { catalog, repo } = await freshCatalog();
+      try {
+        const world = new World();
+        let journalAtTakeover = 0;
+        world.beforeChange = async (op) => {
+          if (op === 'create stack') {
+            // the old leader is still creating the stack when the new leader resumes the run
+            world.beforeChange = undefined;
+            await repo.runs.update('run-1', { owner: 'daemon-2' });
+            journalAtTakeover = (await repo.journal.read('run-1')).length;
+          }
+        };
+        const out = await start(repo, failover(world));
+        expect(out.status).to.equal('interrupted');
+        expect(out.result.error).to.equal('run run-1 was taken over by daemon-2 (this process, daemon-1, drove it): it does nothing more for it here; follow it with ferry runs show run-1');
+        // the act under way ends; nothing after it: no next step, no compensation
+        expect(world.ops).to.deep.equal(['create snapshot', 'create stack']);
+        const journal = await repo.journal.read('run-1');
+        expect(journal.length, 'nothing journaled after the takeover').to.equal(journalAtTakeover);
+        expect((await repo.runs.get('run-1'))!.status, 'the run stays the new owner\'s').to.equal('running');
+        // the new owner finishes it
+        const resumed = await resumeRun(repo, failover(world), 'run-1', { owner: 'daemon-2' });
+        expect(resumed.status).to.equal('succeeded');
+        expect(world.count('create stack')).to.equal(1);
       } finally {
         await catalog.close();
       }

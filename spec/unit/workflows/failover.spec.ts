@@ -557,7 +557,9 @@ describe('workflows/failover', () => {
     });
   });
 
-  describe('killed at every journal boundary', () => {
+  describe('killed at every journal boundary', function () {
+    // dozens of killed and resumed failovers: seconds on a quiet machine, more on a busy one
+    this.timeout(120_000);
     const stable = (o: FailoverOutcome) => {
       const s = { ...(o.recover?.result.state ?? {}) } as Record<string, unknown>;
       // times move with the fake clock, which reads once more per journal entry of the killed process
