@@ -28,7 +28,7 @@ export type PointStatus = (typeof POINT_STATUSES)[number];
 export const CONSISTENCIES = ['crash', 'group'] as const;
 export type Consistency = (typeof CONSISTENCIES)[number];
 
-export const RUN_KINDS = ['replicate', 'failover', 'failback', 'drtest', 'cleanup'] as const;
+export const RUN_KINDS = ['replicate', 'failover', 'failback', 'drtest', 'cleanup', 'standby'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;

@@ -11,6 +11,7 @@
 //   recover (raises the epoch; the primary is active again)
 //     point, guard, activate   the final point, its backups free at the primary, the bank there
 //     retire-stale  a stack of an earlier failback at the primary (its servers fenced) is deleted
+//     release-addresses  the fenced old servers' ports give up their fixed IPs (ports, MACs stay)
 //     stack, check  the recovery stack at the primary with the plan's mappings reversed
 //                   (lib/plan/reverse.ts), servers ACTIVE, volumes attached; RTO and RPO
 //     retire-secondary  the failover's stack at the secondary is deleted (servers, restored volumes)
@@ -34,7 +35,10 @@ import { CatalogNotFoundError } from '../catalog/repo.js';
 import { FerryError } from '../errors.js';
 import { markTag } from '../heat/names.js';
 import type { Logger } from '../log.js';
+import { listPorts, updatePort } from '../openstack/network/ports.js';
+import { collect } from '../openstack/paginate.js';
 import type { Site } from '../openstack/site.js';
+import { chunks } from '../inventory/discover.js';
 import { reversePlan } from '../plan/reverse.js';
 import {
   defineWorkflow,
@@ -79,6 +83,8 @@ export interface FailbackState extends FailoverState {
   reprotectedAt?: string;
   /** recover: the earlier failback's stack deleted at the primary. */
   staleStack?: JsonObject;
+  /** recover: the fixed IPs released from the fenced old servers' ports (at most 200 listed). */
+  released?: JsonObject[];
   /** recover: the secondary's stack deleted, or why not. */
   secondaryRetired?: JsonObject;
   /** recover: the first cycle primary → secondary. */
@@ -87,10 +93,26 @@ export interface FailbackState extends FailoverState {
   protectError?: string;
 }
 
-/** What the failback steps do at the sites (the failover's deps, plus the token's project of a site). */
+/** A port of a fenced old server, as the release step sees it. */
+export interface OldPort {
+  id: string;
+  serverId: string;
+  ips: string[];
+}
+
+/** The ports side of a site: what holds the fixed addresses the recovery takes back. */
+export interface PortsSite {
+  /** Ports bound to these servers (list calls, chunked). */
+  portsOf(serverIds: readonly string[], signal?: AbortSignal): Promise<OldPort[]>;
+  /** Drops the port's fixed IPs (it stays, with its MAC, on the stopped server), noting why. */
+  release(portId: string, description: string, signal?: AbortSignal): Promise<void>;
+}
+
+/** What the failback steps do at the sites (the failover's deps, plus the token's project of a site and its ports). */
 export interface FailbackDeps extends FailoverDeps {
   /** The project (ID and name) the site's token is scoped to. */
   scopeOf: (cloud: string, signal?: AbortSignal) => Promise<{ id: string; name?: string | undefined } | undefined>;
+  ports: (cloud: string) => PortsSite;
 }
 
 type Ctx = StepContext<FailbackState>;
@@ -172,6 +194,48 @@ function retireStaleStep(env: RecoveryEnv, stackName: (plan: Plan) => string): S
     async verify(ctx) {
       const { stale } = await look(ctx);
       return stale ? { ok: false, reason: `stack ${stale.stack_name} is ${stale.stack_status}` } : { ok: true };
+    },
+  };
+}
+
+/**
+ * `release-addresses`: the fenced old servers at the primary still hold their fixed IPs, which
+ * the recovery (ip_policy preserve) gives the recovered ports. Their ports keep their MAC and
+ * stay on the stopped servers; only the addresses go, noted in each port's description.
+ */
+function releaseAddressesStep(deps: FailbackDeps): Step<FailbackState> {
+  const look = async (ctx: Ctx) => {
+    const plan = await planOf(ctx);
+    const fenced = (await deps.members(plan.primarySite).members(plan, ctx.signal)).filter((s) => s.tags.includes(FENCED_TAG));
+    const ports = fenced.length > 0 ? (await deps.ports(plan.primarySite).portsOf(fenced.map((s) => s.id), ctx.signal)).filter((p) => p.ips.length > 0) : [];
+    return { plan, fenced, ports };
+  };
+  return {
+    name: 'release-addresses',
+    describe: "release the fixed IPs the fenced old servers at the primary still hold, so the recovered ports can keep them (the ports and MACs stay)",
+    action: 'update',
+    retry: { attempts: 3, backoffMs: 5_000 },
+    async observe(ctx) {
+      const { plan, fenced, ports } = await look(ctx);
+      return {
+        done: ports.length === 0,
+        summary: ports.length > 0 ? `${ports.length} port(s) of ${fenced.length} fenced server(s) at ${plan.primarySite} hold ${ports.flatMap((p) => p.ips).slice(0, 10).join(', ')}` : `no fenced server at ${plan.primarySite} holds a fixed IP`,
+      };
+    },
+    async act(ctx) {
+      const { plan, ports } = await look(ctx);
+      const site = deps.ports(plan.primarySite);
+      const released: JsonObject[] = [...(ctx.state.released ?? [])];
+      for (const p of ports) {
+        await site.release(p.id, `ferry: ${p.ips.join(', ')} released by failback run ${ctx.run.id} of plan ${plan.name} (epoch ${ctx.run.epoch}); this server is fenced`, ctx.signal);
+        if (released.length < 200) released.push({ port: p.id, server: p.serverId, ips: p.ips });
+      }
+      ctx.state.released = released;
+      return { ports: ports.length };
+    },
+    async verify(ctx) {
+      const { ports } = await look(ctx);
+      return ports.length > 0 ? { ok: false, reason: `${ports.length} port(s) still hold fixed IPs: ${ports.slice(0, 5).map((p) => p.id).join(', ')}` } : { ok: true };
     },
   };
 }
@@ -285,6 +349,7 @@ export function failbackWorkflow(params: Pick<FailbackParams, 'phase'>, deps: Fa
     shared(guardStep(env, cache)),
     shared(activateStep(env)),
     retireStaleStep(env, (plan) => `ferry-${plan.name}-failover`),
+    releaseAddressesStep(deps),
     productionStackStep(env, cache),
     shared(checkStep(env, cache)),
     retireSecondaryStep(env),
@@ -300,6 +365,23 @@ export function failbackDepsFromSites(sites: (cloud: string) => Site, repo: Cata
       const token = await sites(cloud).connect(signal);
       const p = token.info.project;
       return p ? { id: p.id, name: p.name } : undefined;
+    },
+    ports: (cloud) => sitePorts(sites(cloud)),
+  };
+}
+
+/** The ports of servers at a real site. */
+export function sitePorts(site: Site): PortsSite {
+  return {
+    async portsOf(serverIds, signal) {
+      const out: OldPort[] = [];
+      for (const ids of chunks([...serverIds], 50)) {
+        for (const p of await collect(listPorts(site.network, { device_id: ids }, { signal }))) out.push({ id: p.id, serverId: p.device_id, ips: p.fixed_ips.map((f) => f.ip_address) });
+      }
+      return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+    },
+    async release(portId, description, signal) {
+      await updatePort(site.network, portId, { fixed_ips: [], description: description.slice(0, 255) }, { ...(signal ? { signal } : {}) });
     },
   };
 }

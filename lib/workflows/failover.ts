@@ -42,6 +42,7 @@ import {
   checkStep,
   choosePoint,
   countsText,
+  findStandby,
   guardStep,
   planOf,
   pointStep,
@@ -404,12 +405,15 @@ async function preflight(opts: FailoverOptions, plan: Plan, deps: FailoverDeps):
   const target = deps.target(site);
   const g = await target.generate(manifest, protectionPlanOf(plan), 'failover', 'preflight', opts.signal);
   for (const w of g.warnings) opts.logger?.warn(`generation: ${w.message}`);
-  const standby = plan.tier === 'warm-standby' ? await target.observeStack(standbyStackName(plan.name), [`ferry:plan=${plan.name}`], opts.signal) : undefined;
-  if (plan.tier === 'warm-standby' && !(standby?.ours && standby.phase === 'complete')) {
+  // The stack step's own check (findStandby): what pre-flight expects is what the stack step does.
+  const standby = await findStandby(target, plan.name, recoveryEnv(deps).standbyStackName?.(plan), opts.signal);
+  if (plan.tier === 'warm-standby' && !standby) {
     opts.onNote?.(`plan ${plan.name} is warm-standby but ${site} has no standby stack ${standbyStackName(plan.name)}: failing over like pilot-light (the whole stack is created now)`);
+  } else if (standby && standby.phase !== 'complete') {
+    opts.onNote?.(`the standby stack ${standby.summary!.stack_name} at ${site} is ${standby.summary!.stack_status}: the failover updates it to full capacity all the same (Heat makes what is missing)`);
   }
   const { room } = await target.quotaRoom(opts.signal);
-  const demand = standby?.ours ? { ...g.demand, volumes: 0, volumeGiB: 0, ports: 0, networks: 0, subnets: 0, securityGroups: 0, securityGroupRules: 0, keypairs: 0, serverGroups: 0 } : g.demand;
+  const demand = standby ? { ...g.demand, volumes: 0, volumeGiB: 0, ports: 0, networks: 0, subnets: 0, securityGroups: 0, securityGroupRules: 0, keypairs: 0, serverGroups: 0 } : g.demand;
   const short = quotaShortfalls(demand, room);
   if (short.length > 0) throw new QuotaError(site, short);
 }

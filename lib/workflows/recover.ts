@@ -136,12 +136,12 @@ async function pointOfRun(repo: CatalogRepo, run: { id: string; params: JsonValu
   return typeof state['pointId'] === 'string' ? state['pointId'] : undefined;
 }
 
-/** Running DR test, failover and failback runs of the plan that use `pointId` (other than `excludeRunId`). */
+/** Running DR test, failover, failback and standby runs of the plan that use `pointId` (other than `excludeRunId`). */
 export async function runsUsingPoint(repo: CatalogRepo, planName: string, pointId: string, excludeRunId?: string): Promise<PointUse[]> {
   const running = await repo.runs.list({ planName, status: ['running', 'pending'] });
   const out: PointUse[] = [];
   for (const r of running) {
-    if (r.id === excludeRunId || !['drtest', 'failover', 'failback'].includes(r.kind)) continue;
+    if (r.id === excludeRunId || !['drtest', 'failover', 'failback', 'standby'].includes(r.kind)) continue;
     if ((await pointOfRun(repo, r)) === pointId) out.push({ runId: r.id, kind: r.kind, status: r.status, owner: r.owner });
   }
   return out;
@@ -607,6 +607,19 @@ export function activateStep(env: RecoveryEnv): Step<RecoveryState> {
   };
 }
 
+/**
+ * The warm standby stack a recovery updates instead of creating its own, the one check that
+ * failover's pre-flight, the stack step and `ferry standby` share: the stack `name` at the site
+ * carrying the plan's tag, in any state but being deleted. A failed or half-made standby counts
+ * too: its ports hold the plan's fixed addresses, so a second stack beside it could not take
+ * them; updating it makes what is missing. Undefined without a name (not a warm-standby plan).
+ */
+export async function findStandby(target: Pick<RecoveryTarget, 'observeStack'>, planName: string, name: string | undefined, signal?: AbortSignal): Promise<ObservedStack | undefined> {
+  if (!name) return undefined;
+  const seen = await target.observeStack(name, [markTag('plan', planName)], signal);
+  return seen.summary && seen.ours && seen.phase !== 'deleting' && seen.phase !== 'absent' ? seen : undefined;
+}
+
 /** The tags that make a stack this run's own. */
 export function ownerTags(planName: string, runId: string): string[] {
   return [markTag('plan', planName), markTag('run', runId)];
@@ -618,12 +631,7 @@ export function ownerTags(planName: string, runId: string): string[] {
  * Compensation deletes it (only this run's).
  */
 export function stackStep(env: RecoveryEnv, cache: RecoveryCache): Step<RecoveryState> {
-  const standbyOf = async (ctx: Ctx, plan: Plan, target: RecoveryTarget) => {
-    const name = env.standbyStackName?.(plan);
-    if (!name) return undefined;
-    const seen = await target.observeStack(name, [markTag('plan', plan.name)], ctx.signal);
-    return seen.summary && seen.ours && seen.phase !== 'deleting' && seen.phase !== 'absent' ? seen : undefined;
-  };
+  const standbyOf = (ctx: Ctx, plan: Plan, target: RecoveryTarget) => findStandby(target, plan.name, env.standbyStackName?.(plan), ctx.signal);
   return {
     name: 'stack',
     describe: 'create the recovery stack at the site from the point (or update the warm standby stack), following its events and watching its attachments',

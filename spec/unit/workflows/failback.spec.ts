@@ -14,7 +14,7 @@ import { specOf } from '../../../lib/plan/store.js';
 import type { BankEpoch } from '../../../lib/replication/bank.js';
 import { buildRecoveryPoint } from '../../../lib/replication/recovery-point.js';
 import { workflowFor } from '../../../lib/workflows/engine.js';
-import { failback, failbackFactory, failbackWorkflow, planFailback, FailbackRefusedError, type FailbackDeps, type FailbackOptions, type FailbackOutcome } from '../../../lib/workflows/failback.js';
+import { failback, failbackFactory, failbackWorkflow, planFailback, FailbackRefusedError, type FailbackDeps, type FailbackOptions, type FailbackOutcome, type PortsSite } from '../../../lib/workflows/failback.js';
 import { FENCED_TAG, fencedEpochTag, type MemberServerView, type MembersSite } from '../../../lib/workflows/fence.js';
 import type { RecoveryTarget } from '../../../lib/workflows/recover.js';
 import { IDS, imageData, inventory, plan as shopPlan, resolved, SPEC_HASH, volumeData } from '../heat/fixtures.js';
@@ -35,6 +35,8 @@ interface FakeStack {
 
 interface SiteState {
   servers: Map<string, MemberServerView>;
+  /** Ports by server: the fixed IPs they hold. */
+  ports?: Map<string, { id: string; ips: string[] }>;
   stacks: Map<string, FakeStack>;
   bank: BankEpoch | undefined;
   down?: string;
@@ -51,7 +53,12 @@ class World {
   t = T0;
   readonly sites: Record<string, SiteState> = {
     // the original servers, back after an unplanned failover: running, not fenced yet
-    [A]: { servers: new Map([[IDS.db, server(IDS.db, 'shop-db')], [IDS.web, server(IDS.web, 'shop-web')]]), stacks: new Map(), bank: { epoch: 0, activeSite: A, updatedAt: 'then' } },
+    [A]: {
+      servers: new Map([[IDS.db, server(IDS.db, 'shop-db')], [IDS.web, server(IDS.web, 'shop-web')]]),
+      ports: new Map([[IDS.db, { id: 'port-db', ips: ['10.0.1.20'] }], [IDS.web, { id: 'port-web', ips: ['10.0.0.10'] }]]),
+      stacks: new Map(),
+      bank: { epoch: 0, activeSite: A, updatedAt: 'then' },
+    },
     // the failover's stack and its servers
     [B]: {
       servers: new Map([['b-db', server('b-db', 'shop-db')], ['b-web', server('b-web', 'shop-web')]]),
@@ -76,6 +83,7 @@ class World {
 
   view() {
     const site = (s: SiteState) => ({
+      ports: Object.fromEntries([...(s.ports ?? new Map()).values()].map((p) => [p.id, p.ips.join(',')])),
       servers: Object.fromEntries([...s.servers.values()].map((v) => [`${v.name} ${v.id}`, `${v.status}${v.locked ? ' locked' : ''} ${v.tags.map((t) => (t.startsWith('ferry:run=') ? 'ferry:run' : t)).join(',')}`])),
       stacks: [...s.stacks.values()].map((x) => `${x.name} ${x.status}`),
       bank: s.bank ? `${s.bank.epoch} ${s.bank.activeSite}` : undefined,
@@ -101,6 +109,7 @@ class World {
       members: (cloud) => fakeMembers(this, cloud),
       runCycle: this.runCycle,
       scopeOf: async () => ({ id: 'p-shop', name: 'shop' }),
+      ports: (cloud) => fakePorts(this, cloud),
       sleep: async () => undefined,
       guardPollMs: 1,
       guardTimeoutMs: 60_000,
@@ -160,6 +169,23 @@ function fakeTarget(w: World, cloud: string): RecoveryTarget {
       };
     },
     markVolumes: async () => 0,
+  };
+}
+
+function fakePorts(w: World, cloud: string): PortsSite {
+  const st = w.sites[cloud]!;
+  return {
+    async portsOf(ids) {
+      return [...(st.ports ?? new Map()).entries()].filter(([sid]) => ids.includes(sid)).map(([serverId, p]) => ({ id: p.id, serverId, ips: [...p.ips] }));
+    },
+    async release(portId, description) {
+      for (const p of st.ports?.values() ?? []) {
+        if (p.id !== portId) continue;
+        w.change(cloud, `release ${p.id} ${p.ips.join(',')}`);
+        expect(description).to.match(/^ferry: .* released by failback run \S+ of plan shop \(epoch 2\); this server is fenced$/);
+        p.ips = [];
+      }
+    },
   };
 }
 
@@ -257,7 +283,7 @@ async function planRow(repo: CatalogRepo): Promise<Plan> {
   return (await repo.plans.get('shop'))!;
 }
 
-const ALL_STEPS = ['reprotect done', 'stop-active done', 'final-sync done', 'point done', 'guard done', 'activate done', 'retire-stale done', 'stack done', 'check done', 'retire-secondary done', 'protect done'];
+const ALL_STEPS = ['reprotect done', 'stop-active done', 'final-sync done', 'point done', 'guard done', 'activate done', 'retire-stale done', 'release-addresses done', 'stack done', 'check done', 'retire-secondary done', 'protect done'];
 
 describe('workflows/failback', () => {
   it('fences the old servers, reprotects, stops the secondary, takes a final cycle, recovers at the primary with the mappings reversed, retires the secondary and protects again', async () => {
@@ -285,6 +311,9 @@ describe('workflows/failback', () => {
         'site-b: cycle toward site-a',
         // recover
         'site-a: put epoch 2 site-a',
+        // the fenced servers give up their fixed IPs, which the recovered ports take
+        'site-a: release port-db 10.0.1.20',
+        'site-a: release port-web 10.0.0.10',
         'site-a: create stack ferry-shop-failover',
         'site-b: delete stack ferry-shop-failover',
         'site-a: cycle toward site-b',
@@ -312,6 +341,10 @@ describe('workflows/failback', () => {
       const first = (await repo.points.get(out.protectPointId!))!;
       expect([first.sourceSite, first.targetSite]).to.deep.equal([A, B]);
       expect(out.warnings).to.deep.equal([]);
+      expect((out.recover!.result.state as { released: unknown }).released).to.deep.equal([
+        { port: 'port-db', server: IDS.db, ips: ['10.0.1.20'] },
+        { port: 'port-web', server: IDS.web, ips: ['10.0.0.10'] },
+      ]);
       expect(world.view().b.stacks).to.deep.equal([]);
       expect(world.view().a.stacks).to.deep.equal(['ferry-shop-failover CREATE_COMPLETE']);
 
@@ -411,7 +444,7 @@ describe('workflows/failback', () => {
       expect(world.ops).to.deep.equal([]);
       expect(await repo.runs.list({ planName: 'shop' })).to.have.length(1);
       expect(p.prepare.map((s) => s.name)).to.deep.equal(['reprotect', 'stop-active', 'final-sync']);
-      expect(p.recover.map((s) => s.name)).to.deep.equal(['point', 'guard', 'activate', 'retire-stale', 'stack', 'check', 'retire-secondary', 'protect']);
+      expect(p.recover.map((s) => s.name)).to.deep.equal(['point', 'guard', 'activate', 'retire-stale', 'release-addresses', 'stack', 'check', 'retire-secondary', 'protect']);
       expect(p.stops.map((s) => s.name)).to.deep.equal(['shop-db', 'shop-web']);
       expect(p.text).to.include('failback of plan shop from site-b to site-a');
       expect(p.text).to.include('Servers stopped at site-b (after the reprotect cycle):');
@@ -425,14 +458,14 @@ describe('workflows/failback', () => {
     expect(workflowFor('failback')).to.equal(failbackFactory);
     const deps = { target: noSites, members: noSites, runCycle: noSites, scopeOf: noSites } as unknown as FailbackDeps;
     expect(failbackWorkflow({ phase: 'prepare' }, deps).steps.map((s) => s.name)).to.deep.equal(['reprotect', 'stop-active', 'final-sync']);
-    expect(failbackWorkflow({ phase: 'recover' }, deps).steps.map((s) => s.name)).to.deep.equal(['point', 'guard', 'activate', 'retire-stale', 'stack', 'check', 'retire-secondary', 'protect']);
+    expect(failbackWorkflow({ phase: 'recover' }, deps).steps.map((s) => s.name)).to.deep.equal(['point', 'guard', 'activate', 'retire-stale', 'release-addresses', 'stack', 'check', 'retire-secondary', 'protect']);
   });
 
   describe('killed at every journal boundary', () => {
     const stable = (o: FailbackOutcome) => {
       const s = { ...(o.recover?.result.state ?? {}) } as Record<string, unknown>;
       // times and point IDs move with the fake clock and the cycles of the killed process
-      for (const k of ['serversActiveAt', 'rtoMs', 'rpoMs', 'pointCreatedAt', 'pointId', 'protectPointId', 'protectRunId', 'staleStack', 'stackId', 'secondaryRetired']) delete s[k];
+      for (const k of ['serversActiveAt', 'rtoMs', 'rpoMs', 'pointCreatedAt', 'pointId', 'protectPointId', 'protectRunId', 'staleStack', 'stackId', 'secondaryRetired', 'released']) delete s[k];
       return s;
     };
 
