@@ -74,7 +74,11 @@ export interface WatchOptions {
   logger?: Logger;
   /** Each new event of the stack (top level), oldest first. */
   onEvent?: (e: StackEvent) => void;
-  /** Pause between polls (default 5 s). */
+  /**
+   * Pause between polls (default 2 s: the benchmark found a 5 s poll cost 2-3 s of RTO on
+   * average in noticing the stack complete; a poll is one stack GET, one event page and one
+   * in-progress attachment listing).
+   */
   pollIntervalMs?: number;
   /** Give up after this long (default: the stack's timeout plus two minutes, else 1 hour). */
   timeoutMs?: number;
@@ -446,7 +450,7 @@ export async function watchStack(site: Site, ref: StackIdentity, target: string,
   const now = opts.now ?? Date.now;
   const pause = opts.sleep ?? abortableSleep;
   const log = opts.logger ?? silentLogger;
-  const interval = opts.pollIntervalMs ?? 5_000;
+  const interval = opts.pollIntervalMs ?? 2_000;
   const started = now();
   let timeoutMins: number | null | undefined;
   let deadline = opts.timeoutMs !== undefined ? started + opts.timeoutMs : undefined;

@@ -13,8 +13,10 @@
 //    The deadline (keepUntil) is journaled by the report step, so a resume never extends it.
 //  - Teardown is the stack's deletion, then cleanupDrTest for what is left of this plan's DR
 //    tests at the secondary; other DR-test runs of the plan still running are excluded.
-//  - A run that fails before the report step still gets a report (drTest() writes it from
-//    the finished run), so a failed drill is documented too; its stack was compensated.
+//  - A run that fails before the report step still gets a report, so a failed drill is
+//    documented too; its stack was compensated. The workflow writes it (withFailedReport, as the
+//    last compensation), so a run resumed by `ferry resume` or the daemon gets it as well as
+//    one driven by drTest() to its end.
 import type { CatalogRepo, JsonObject, Plan, Run } from '../catalog/repo.js';
 import { CatalogNotFoundError } from '../catalog/repo.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -33,6 +35,7 @@ import {
   type RunOutcome,
   type Step,
   type StepContext,
+  type StepFailure,
   type Workflow,
   type WorkflowFactory,
 } from './engine.js';
@@ -101,11 +104,14 @@ export function reportFacts(state: DrTestState): { verifications: VerificationRe
   return { verifications, resources };
 }
 
-/** The report of a DR test run as the catalog holds it now (its journal so far). */
-export async function reportOfRun(repo: CatalogRepo, run: Run, state: DrTestState, site: string, generatedAt: Date): Promise<DrTestReport> {
+/**
+ * The report of a DR test run as the catalog holds it now (its journal so far); `failed` for a
+ * run failing right now (its row says running until the engine finishes it).
+ */
+export async function reportOfRun(repo: CatalogRepo, run: Run, state: DrTestState, site: string, generatedAt: Date, failed?: StepFailure): Promise<DrTestReport> {
   const plan = await repo.plans.get(run.planName, { includeDeleted: true });
   const entries = await repo.journal.read(run.id);
-  const result = summarizeRun(run, entries);
+  const result = summarizeRun(run, entries, failed ? { status: 'failed', error: failed.error } : {});
   const facts = reportFacts({ ...(result.state as DrTestState), ...state });
   const s = { ...(result.state as DrTestState), ...state };
   return buildReport({
@@ -143,6 +149,28 @@ function reportStep(): Step<DrTestState> {
       return { json: files.json, html: files.html, outcome: report.outcome };
     },
     verify: (ctx) => (ctx.state.reportJson ? { ok: true } : { ok: false, reason: 'no report written' }),
+  };
+}
+
+/**
+ * The point step, and when the run fails before its report: the failed report. Compensations
+ * run newest first, so this one runs last, after the stack's deletion; whoever drives the run
+ * (drTest, `ferry resume`, the daemon) writes it. Idempotent: the same two files, and none once
+ * the state names them.
+ */
+function withFailedReport(point: Step<DrTestState>): Step<DrTestState> {
+  return {
+    ...point,
+    async compensate(ctx, failure): Promise<JsonObject> {
+      if (ctx.state.reportJson) return { report: ctx.state.reportJson, written: false };
+      const plan = await planOf(ctx);
+      const report = await reportOfRun(ctx.repo, ctx.run, ctx.state, plan.secondarySite, ctx.now(), failure);
+      const files = writeReport(paramsOf(ctx).reportDir, report);
+      ctx.state.reportJson = files.json;
+      ctx.state.reportHtml = files.html;
+      ctx.state.outcome = report.outcome;
+      return { report: files.json, outcome: report.outcome, written: true };
+    },
   };
 }
 
@@ -213,8 +241,8 @@ export function drTestWorkflow(deps: DrTestDeps): Workflow<DrTestState> {
     ...(deps.guardPollMs !== undefined ? { guardPollMs: deps.guardPollMs } : {}),
   };
   const cache = new RecoveryCache();
-  const shared = [pointStep(env), guardStep(env, cache), stackStep(env, cache), checkStep(env, cache)] as unknown as Step<DrTestState>[];
-  return defineWorkflow<DrTestState>('drtest', [...shared, reportStep(), keepStep(deps)]);
+  const [point, ...shared] = [pointStep(env), guardStep(env, cache), stackStep(env, cache), checkStep(env, cache)] as unknown as Step<DrTestState>[];
+  return defineWorkflow<DrTestState>('drtest', [withFailedReport(point!), ...shared, reportStep(), keepStep(deps)]);
 }
 
 /** Rebuilds the workflow of a DR test run being resumed. */

@@ -2,9 +2,12 @@
 // site B, each with a port and a 1 GiB volume restored from its own backup and attached,
 //   A. by Heat alone: a hand-written stack of the same resources (failover/heat-alone.yaml),
 //   B. by a runbook: the plain `openstack` CLI, one command after another,
-//   C. by Ferry's failover (lib/workflows/failover.ts, once it exists; never a made-up figure),
-// all in the same lab in the same run from the same backups; then template generation time
-// and memory for 1,000 and 5,000 servers (spec/bench/heat-generate.ts, once it exists).
+//   C. by Ferry's failover: the same servers protected from the lab's other site (a plan, one
+//      `ferry replicate`, untimed), then `ferry failover PLAN --unplanned` (failover/ferry.ts),
+// all in the same lab in the same run (A and B from the same backups); then template
+// generation time and memory for 1,000 and 5,000 servers (spec/bench/heat-generate.ts).
+// Order within a run: Heat alone and Ferry alternate who goes first (odd runs Heat first,
+// even runs Ferry first), the runbook goes last; the order is printed and kept in the JSON.
 //
 //   npm run bench:failover -- [--servers 5] [--runs 1] [--json FILE] [--only heat,runbook,ferry,generation]
 //   (npx tsx spec/bench/failover.ts ...; the lab's clouds.yaml, or OS_CLIENT_CONFIG_FILE)
@@ -12,7 +15,7 @@
 // Everything it makes is named and tagged with a unique run prefix, registered for cleanup
 // right after its create and swept by that prefix at the end, also after a failure or Ctrl-C.
 // Exit status: 0 when every part asked for ran (a part that is not available yet, such as
-// Ferry's failover today, is reported as not measured and is not a failure) and nothing was
+// a missing lib/workflows/failover.ts, is reported as not measured and is not a failure) and nothing was
 // left behind; 1 otherwise; 2 for a bad command line.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -54,6 +57,19 @@ const LABELS = {
 } as const;
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** The lab site Ferry's plan protects from: the other one. */
+export function primaryOf(cloud: string): 'lab-a' | 'lab-b' {
+  return cloud === 'lab-a' || cloud === 'lab-a-demo' ? 'lab-b' : 'lab-a';
+}
+
+/**
+ * The order of the runners in a run: Heat alone and Ferry alternate who goes first (a warm
+ * or busy lab favours neither), the slow runbook goes last.
+ */
+export function runOrder(run: number): ('heat' | 'runbook' | 'ferry')[] {
+  return run % 2 === 1 ? ['heat', 'ferry', 'runbook'] : ['ferry', 'heat', 'runbook'];
+}
 
 function outcomeOf(seconds: number[], notMeasured: string | undefined, detail?: string): Outcome | undefined {
   const summary = summarize(seconds);
@@ -144,6 +160,9 @@ export async function main(argv: string[]): Promise<number> {
   if (labParts.length > 0) {
     console.log(`failover benchmark at ${opts.cloud}: ${opts.servers} server(s), ${opts.runs} run(s); ${workload}`);
     const site = labSite(opts.cloud);
+    // Ferry protects the same servers from the lab's other site: they are made there.
+    const primary = labSite(primaryOf(opts.cloud));
+    const sites = labParts.includes('ferry') ? [site, primary] : [site];
     const prefix = benchRunTag(started);
     const cleanup = new Cleanup();
     log(`run prefix and tag ${prefix}`);
@@ -166,13 +185,15 @@ export async function main(argv: string[]): Promise<number> {
           log(`${LABELS[part]} FAILED: ${(err as Error).message}`);
         }
       };
-      for (let run = 1; run <= opts.runs; run++) {
-        await attempt('heat', async () => {
-          times.heat.push((await runHeatAlone(site, fixture, { run, cleanup, log, signal })).seconds);
-        });
-        if (ferryReason === undefined) {
+      const runners: Record<'heat' | 'runbook' | 'ferry', (run: number) => Promise<void>> = {
+        heat: (run) =>
+          attempt('heat', async () => {
+            times.heat.push((await runHeatAlone(site, fixture, { run, cleanup, log, signal })).seconds);
+          }),
+        ferry: async (run) => {
+          if (ferryReason !== undefined) return;
           await attempt('ferry', async () => {
-            const m = await measureFerry(fixture, { site, run, cleanup, log, signal });
+            const m = await measureFerry(fixture, { site, primary, run, cleanup, log, signal });
             if (m.measured) {
               times.ferry.push(m.seconds);
               ferryDetail = m.detail;
@@ -181,19 +202,26 @@ export async function main(argv: string[]): Promise<number> {
               log(`ferry failover: not measured (${m.reason})`);
             }
           });
-        }
-        await attempt('runbook', async () => {
-          const undo = runbookCleanup(site);
-          try {
-            const r = await runRunbook(fixture, { cli: openstackCli(opts.cloud, CLOUDS_FILE), run, created: undo.created, log, signal });
-            times.runbook.push(r.seconds);
-            addSteps(steps, r.steps);
-            log(`runbook, run ${run}: ${r.commands} commands, ${fixture.servers.length} volumes in-use in ${r.seconds.toFixed(1)} s`);
-          } finally {
-            await undo.cleanup.runAll();
-            cleanupFailures.push(...undo.cleanup.leftovers);
-          }
-        });
+        },
+        runbook: (run) =>
+          attempt('runbook', async () => {
+            const undo = runbookCleanup(site);
+            try {
+              const r = await runRunbook(fixture, { cli: openstackCli(opts.cloud, CLOUDS_FILE), run, created: undo.created, log, signal });
+              times.runbook.push(r.seconds);
+              addSteps(steps, r.steps);
+              log(`runbook, run ${run}: ${r.commands} commands, ${fixture.servers.length} volumes in-use in ${r.seconds.toFixed(1)} s`);
+            } finally {
+              await undo.cleanup.runAll();
+              cleanupFailures.push(...undo.cleanup.leftovers);
+            }
+          }),
+      };
+      for (let run = 1; run <= opts.runs; run++) {
+        const order = runOrder(run).filter((p) => opts.only.includes(p));
+        doc.order = [...(doc.order ?? []), order.join(',')];
+        log(`run ${run}: ${order.join(', then ')}`);
+        for (const part of order) await runners[part](run);
       }
     } catch (err) {
       doc.errors.push((err as Error).message);
@@ -203,13 +231,15 @@ export async function main(argv: string[]): Promise<number> {
       await cleanup.runAll();
       cleanupFailures.push(...cleanup.leftovers);
       for (const f of cleanupFailures) log(`cleanup step failed (the sweep retries it): ${f}`);
-      try {
-        const swept = await sweep(site, prefix);
-        if (swept.removed.length > 0) log(`sweep removed: ${swept.removed.join(', ')}`);
-        // What is left is what a listing still finds, not what some step once failed to remove.
-        doc.leftovers.push(...describeMarked(await findMarked(site, prefix)));
-      } catch (err) {
-        doc.leftovers.push(`sweep by prefix ${prefix} failed: ${(err as Error).message}`);
+      for (const at of sites) {
+        try {
+          const swept = await sweep(at, prefix);
+          if (swept.removed.length > 0) log(`sweep removed at ${at.name}: ${swept.removed.join(', ')}`);
+          // What is left is what a listing still finds, not what some step once failed to remove.
+          doc.leftovers.push(...describeMarked(await findMarked(at, prefix)).map((l) => (at === site ? l : `${l} at ${at.name}`)));
+        } catch (err) {
+          doc.leftovers.push(`sweep by prefix ${prefix} at ${at.name} failed: ${(err as Error).message}`);
+        }
       }
     }
   }
@@ -246,6 +276,8 @@ export async function main(argv: string[]): Promise<number> {
     ]));
     console.log('');
     for (const l of ratioLines(doc.ratios)) console.log(l);
+    if (doc.order) console.log(`order: ${doc.order.map((o, i) => `run ${i + 1} ${o.replaceAll(',', ' → ')}`).join('; ')} (same lab, same run)`);
+    if (ferry?.measured && ferry.detail) console.log(`Ferry (last run): ${ferry.detail}`);
     if (ferry && !ferry.measured) console.log(`ferry failover: not measured (${ferry.reason})`);
     if (runbook?.measured) console.log(`runbook time by step (per run, mean of ${times.runbook.length}):\n${stepLines(steps, times.runbook.length).join('\n')}`);
     if (doc.setupSeconds !== undefined) console.log(`setup (untimed, once): ${doc.setupSeconds.toFixed(1)} s`);

@@ -11,6 +11,7 @@ import { createStack, deleteStack, getStack, waitForStack, waitForStackDeleted, 
 import type { Site } from '../../../lib/openstack/site.js';
 import { TIMEOUTS, type Cleanup } from '../../lab/support/lab.js';
 import type { Fixture } from './fixture.js';
+import { readHeatWindow, windowText } from './heat-time.js';
 
 export const HEAT_ALONE_TEMPLATE_FILE = join(import.meta.dirname, 'heat-alone.yaml');
 /** Servers heat-alone.yaml declares (backup_1 .. backup_5). */
@@ -85,6 +86,7 @@ export async function runHeatAlone(site: Site, fixture: Fixture, o: { run: numbe
   const template = heatAloneTemplate();
   const parameters = heatAloneParameters(fixture);
   const t0 = performance.now();
+  const startedAt = Date.now();
   const created = await createStack(sc, { stack_name: name, template, parameters, tags: [fixture.runTag], timeout_mins: STACK_TIMEOUT_MINS }, o.signal);
   const id: StackIdentity = { stack_name: name, id: created.id };
   o.cleanup.add(`stack ${name}`, async () => {
@@ -103,7 +105,9 @@ export async function runHeatAlone(site: Site, fixture: Fixture, o: { run: numbe
     if ((await getServer(site.compute, s.serverId, o.signal)).status !== 'ACTIVE') await waitForServer(site.compute, s.serverId, ['ACTIVE'], { ...POLL, timeoutMs: TIMEOUTS.server, signal: o.signal });
   }));
   const seconds = (performance.now() - t0) / 1000;
+  const endedAt = Date.now();
   o.log(`Heat alone, run ${o.run}: CREATE_COMPLETE and ${servers.length} servers ACTIVE in ${seconds.toFixed(1)} s`);
+  o.log(`Heat alone, run ${o.run}: ${windowText(await readHeatWindow(site, id, o.signal), startedAt, endedAt)}`);
 
   // Untimed: what the stack made is what the runbook makes.
   const expected = RESOURCES_PER_SERVER * fixture.servers.length;

@@ -30,8 +30,9 @@ export interface BenchOptions {
 export const USAGE = `usage: npm run bench:failover -- [--servers N] [--runs N] [--json FILE] [--cloud lab-b] [--only heat,runbook,ferry,generation] [--generate 1000,5000]
 
 Failover wall time at the lab's site B: Heat alone (spec/bench/failover/heat-alone.yaml), the
-sequential openstack CLI runbook, and Ferry's failover (when lib/workflows/failover.ts exists),
-N servers each with a port and a 1 GiB volume restored from its own backup and attached; then
+sequential openstack CLI runbook, and Ferry's failover (the same servers protected from the
+other lab site, then ferry failover --unplanned), N servers each with a port and a 1 GiB volume
+restored from its own backup and attached; then
 template generation time and memory (spec/bench/heat-generate.ts, when it exists).
 
   --servers N    servers per measurement, 1-${MAX_SERVERS} (default 5)
@@ -233,6 +234,8 @@ export interface BenchDocument {
   /** The lab shares the machine: the 1-minute load average says how busy it was. */
   machine: { cpus: number; node: string; platform: string; loadAverage: { start: number; end?: number } };
   setupSeconds?: number;
+  /** Per run, the order the approaches ran in (e.g. "heat,ferry,runbook"). */
+  order?: string[];
   heat?: Outcome;
   runbook?: Outcome & { steps?: StepTotals };
   ferry?: Outcome;

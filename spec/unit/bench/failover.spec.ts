@@ -340,11 +340,11 @@ describe('bench:failover', () => {
       expect(await probeFailover(() => Promise.resolve({}))).to.equal(undefined);
     });
 
-    it('reports no figure, naming the exports it found, while the default runner is not wired to the module', async () => {
-      const m = await measureFerry(fixture, ctx(), { load: async () => ({ failover: () => undefined, planFailover: () => undefined }) });
+    it('reports no figure, naming the exports it found, when the module has no failover() to drive', async () => {
+      const m = await measureFerry(fixture, ctx(), { load: async () => ({ planFailover: () => undefined }) });
       expect(m).to.deep.equal({
         measured: false,
-        reason: 'lib/workflows/failover.ts is present (exports: failover, planFailover) but spec/bench/failover/ferry.ts (ferryRunner) does not drive it yet',
+        reason: 'lib/workflows/failover.ts is present (exports: planFailover) but has no failover() for spec/bench/failover/ferry.ts (ferryRunner) to drive',
       });
     });
 
