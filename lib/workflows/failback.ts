@@ -470,7 +470,10 @@ async function pendingWork(repo: CatalogRepo, plan: Plan): Promise<{ running?: R
   const running = mine.find((r) => r.status === 'running' || r.status === 'pending');
   if (running) return { running };
   const recoveredFrom = new Set(runs.map((r) => (r.params as Partial<FailbackParams> | null)?.prepareRunId).filter((id): id is string => id !== undefined));
-  const prepared = mine.find((r) => phaseOf(r) === 'prepare' && r.status === 'succeeded' && !recoveredFrom.has(r.id));
+  // A process that died between raising the epoch and creating the recovery run left the plan
+  // active at the primary one epoch above the finished preparation: that preparation still counts.
+  const raisedWithoutRun = (r: Run) => r.epoch === plan.epoch - 1 && plan.activeSite === plan.primarySite;
+  const prepared = runs.find((r) => phaseOf(r) === 'prepare' && r.status === 'succeeded' && !recoveredFrom.has(r.id) && (r.epoch === plan.epoch || raisedWithoutRun(r)));
   if (prepared) return { preparedBy: prepared };
   const last = mine.find((r) => phaseOf(r) === 'recover');
   if (last && last.status === 'failed' && plan.activeSite === plan.primarySite) return { failedRecovery: last };

@@ -182,7 +182,7 @@ function fakePorts(w: World, cloud: string): PortsSite {
       for (const p of st.ports?.values() ?? []) {
         if (p.id !== portId) continue;
         w.change(cloud, `release ${p.id} ${p.ips.join(',')}`);
-        expect(description).to.match(/^ferry: .* released by failback run \S+ of plan shop \(epoch 2\); this server is fenced$/);
+        expect(description).to.match(/^ferry: .* released by failback run \S+ of plan shop \(epoch \d+\); this server is fenced$/);
         p.ips = [];
       }
     },
@@ -449,6 +449,36 @@ describe('workflows/failback', () => {
       expect(p.text).to.include('failback of plan shop from site-b to site-a');
       expect(p.text).to.include('Servers stopped at site-b (after the reprotect cycle):');
       expect(p.text).to.include('Nothing was changed (dry run).');
+    } finally {
+      await catalog.close();
+    }
+  });
+
+  it('a process that died between raising the epoch and creating the recovery run: the same command recovers the prepared point', async () => {
+    const { catalog, repo } = await failedOverCatalog();
+    try {
+      const world = new World(() => repo);
+      // the first process: fence and prepare, then the epoch raised, then killed before the recovery run exists
+      const bump = repo.plans.bumpEpoch.bind(repo.plans);
+      let killed = false;
+      repo.plans.bumpEpoch = async (...args: Parameters<CatalogRepo['plans']['bumpEpoch']>) => {
+        const e = await bump(...args);
+        killed = true;
+        throw new Crash(`killed after raising the epoch to ${e}`);
+      };
+      expect(await rejects(failback('shop', options(repo, world)))).to.be.instanceOf(Crash);
+      expect(killed).to.equal(true);
+      const raised = await planRow(repo);
+      expect([raised.epoch, raised.activeSite]).to.deep.equal([2, A]);
+      const again = new CatalogRepo(catalog);
+      const notes: string[] = [];
+      const out = await failback('shop', options(again, world, { owner: 'cli@other', onNote: (t) => notes.push(t) }));
+      expect(out.status, out.error).to.equal('succeeded');
+      expect(notes[0]).to.match(/^continuing the failback of plan shop: its preparation \S+ finished; recovering its final point at site-a$/);
+      expect(world.count('site-b: stop shop-db'), 'nothing prepared twice').to.equal(1);
+      expect(world.count('site-a: create stack ferry-shop-failover')).to.equal(1);
+      const plan = await planRow(again);
+      expect([plan.epoch, plan.activeSite]).to.deep.equal([3, A]);
     } finally {
       await catalog.close();
     }
