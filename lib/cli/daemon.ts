@@ -6,6 +6,8 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { Daemon, createDaemonLogger, type DaemonOptions } from '../daemon/daemon.js';
 import { DEFAULT_CONFIG_FILE, DaemonConfigError, readDaemonConfig, redactedConfig, sampleConfig, type LoadedConfig } from '../daemon/config.js';
+// Registers the REST API and metrics listeners as a daemon service.
+import '../daemon/serve.js';
 import { FORMATS, structured } from './output.js';
 import type { CliContext } from './context.js';
 

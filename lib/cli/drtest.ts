@@ -12,15 +12,16 @@
 //       the subcommand and anything else to that action.
 import { hostname } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { CatalogNotFoundError, type Plan } from '../catalog/repo.js';
+import { CatalogNotFoundError, type JsonObject, type Plan } from '../catalog/repo.js';
 import { loadCloud } from '../config/clouds.js';
 import { formatDuration, parseDuration } from '../config/protection-plan.js';
 import { Site } from '../openstack/site.js';
 import { cleanupDrTest, type CleanupItem, type CleanupResult } from '../workflows/cleanup.js';
 import { DEFAULT_DRTEST_STACK_TIMEOUT_MINS, DEFAULT_REPORT_DIR, drTest, planDrTest, type DrTestOutcome } from '../workflows/drtest.js';
-import { positiveMinutes, siteCache, withInterrupt, withRepo, type CliContext } from './context.js';
+import { apiOf, inProcessOnly, isRemote, notRemotely, positiveMinutes, siteCache, withInterrupt, withRepo, type CliContext } from './context.js';
 import { FORMATS, structured, table, type Format } from './output.js';
 import { progressLine, stackLine } from './recovery.js';
+import { startAndFollow } from './runs.js';
 
 const formatOption = () => new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table');
 
@@ -63,8 +64,31 @@ function addRun(test: Command, ctx: CliContext): void {
         test.help({ error: true });
         return;
       }
+      if (isRemote(ctx)) {
+        ctx.setExit(await remoteTest(planName, o, test.getOptionValueSource('stackTimeout') === 'cli', ctx));
+        return;
+      }
       ctx.setExit(await runTest(planName, o, ctx));
     });
+}
+
+/**
+ * A DR test the daemon runs: the params its drtest starter takes (lib/daemon/runs.ts: pointId,
+ * keep as a duration text, stackTimeoutMins). The report goes where the daemon writes reports;
+ * --dry-run and --report-dir are in-process only.
+ */
+export function drTestParams(o: Pick<RunFlags, 'point' | 'keep' | 'stackTimeout'>, stackTimeoutGiven: boolean): JsonObject {
+  return {
+    ...(o.point ? { pointId: o.point } : {}),
+    ...(o.keep !== undefined ? { keep: formatDuration(o.keep) } : {}),
+    ...(stackTimeoutGiven ? { stackTimeoutMins: o.stackTimeout } : {}),
+  };
+}
+
+async function remoteTest(planName: string, o: RunFlags, stackTimeoutGiven: boolean, ctx: CliContext): Promise<number> {
+  if (o.dryRun) notRemotely(ctx, '--dry-run', 'the daemon API starts runs; it does not plan them');
+  if (o.reportDir) notRemotely(ctx, '--report-dir', "the daemon writes reports where its configuration says; ferry runs show RUN has the outcome");
+  return startAndFollow(ctx, apiOf(ctx), planName, 'drtest', drTestParams(o, stackTimeoutGiven), o.format);
 }
 
 async function runTest(planName: string, o: RunFlags, ctx: CliContext): Promise<number> {
@@ -142,6 +166,7 @@ function addCleanup(test: Command, ctx: CliContext): void {
     .option('--include-running', "also delete what DR tests still running in the catalog made (a test whose process died for good)")
     .addOption(formatOption())
     .action(async (planName: string, o: CleanupFlags, cmd: Command) => {
+      inProcessOnly(ctx, "it deletes with this host's clouds.yaml credentials");
       ctx.setExit(await testCleanup(planName, withParentShared(cmd, o), ctx));
     });
 }

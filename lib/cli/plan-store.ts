@@ -4,8 +4,10 @@
 import { Option, type Command } from 'commander';
 import { formatPlanIssue, type PlanIssue } from '../config/protection-plan.js';
 import { applyPlan, deletePlan, formatChange, listPlans, PlanConflictError, PlanNotReadyError, showPlan, type ApplyResult, type PlanDetails, type PlanSummary, type PointSummary } from '../plan/store.js';
+import type { CatalogRepo } from '../catalog/repo.js';
+import type { CatalogReader } from '../daemon/api/client.js';
 import { checkIssue, openPlanSites, readinessTable, readPlanIssues, renderIssues, siteFactory } from './plan.js';
-import { withRepo, type CliContext } from './context.js';
+import { inProcessOnly, withReader, withRepo, type CliContext } from './context.js';
 import { FORMATS, structured, table, type Format } from './output.js';
 
 /** Adds apply, list, show and delete under the `plan` command. */
@@ -20,6 +22,7 @@ export function registerPlanStore(plan: Command, ctx: CliContext): void {
     .option('--container <name>', 'the bank container at the secondary', 'ferry-bank')
     .addOption(format())
     .action(async (file: string, o: { offline?: boolean; dryRun?: boolean; container: string; format: Format }) => {
+      inProcessOnly(ctx, 'the daemon API does not take plan documents; apply on a host with the catalog (--db) and both clouds');
       ctx.setExit(await planApply(file, o, ctx));
     });
   plan
@@ -28,7 +31,7 @@ export function registerPlanStore(plan: Command, ctx: CliContext): void {
     .option('--deleted', 'also list deleted plans (their recovery points are kept until purged)')
     .addOption(format())
     .action(async (o: { deleted?: boolean; format: Format }) => {
-      const rows = await withRepo(ctx, (repo) => listPlans(repo, { includeDeleted: o.deleted === true }));
+      const rows = await withReader(ctx, (reader) => listPlans(readsOnly(reader), { includeDeleted: o.deleted === true }));
       ctx.io.out(o.format === 'table' ? listTable(rows) : structured(rows, o.format));
     });
   plan
@@ -37,7 +40,7 @@ export function registerPlanStore(plan: Command, ctx: CliContext): void {
     .argument('<name>', 'plan name')
     .addOption(format())
     .action(async (name: string, o: { format: Format }) => {
-      const d = await withRepo(ctx, (repo) => showPlan(repo, name));
+      const d = await withReader(ctx, (reader) => showPlan(readsOnly(reader), name));
       ctx.io.out(o.format === 'table' ? showTable(d) : structured(d, o.format));
     });
   plan
@@ -49,10 +52,16 @@ export function registerPlanStore(plan: Command, ctx: CliContext): void {
     .option('--offline', "delete in the catalog only, without marking plan.json deleted in the secondary's bank (a catalog rebuilt from that bank would list the plan again)")
     .option('--container <name>', 'the bank container', 'ferry-bank')
     .action(async (name: string, o: { purge?: boolean; yes?: boolean; offline?: boolean; container: string }) => {
+      inProcessOnly(ctx, 'the daemon API does not delete plans');
       ctx.setExit(await planDelete(name, o, ctx));
     });
 }
 
+/**
+ * listPlans and showPlan read only plans.list/get and points.list, which the daemon's catalog
+ * (remoteCatalog) has with the same shapes; their signatures ask for the whole repository.
+ */
+const readsOnly = (reader: CatalogReader): CatalogRepo => reader as unknown as CatalogRepo;
 
 function printIssues(ctx: CliContext, file: string, issues: PlanIssue[], format: Format, extra: Record<string, unknown> = {}): number {
   const r = renderIssues(file, issues, format, extra);

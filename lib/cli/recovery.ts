@@ -6,14 +6,15 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import type { JsonObject } from '../catalog/repo.js';
 import { formatDuration } from '../config/protection-plan.js';
 import { describeJson, type RunEvent } from '../workflows/engine.js';
 import { ensureFenced, type FenceOutcome } from '../workflows/fence.js';
 import { DEFAULT_STACK_TIMEOUT_MINS, failover, planFailover, type FailoverMode, type FailoverOutcome } from '../workflows/failover.js';
 import type { RecoveryEvent } from '../workflows/recover.js';
-import { positiveMinutes, siteCache, withInterrupt, withRepo, type CliContext } from './context.js';
+import { apiOf, inProcessOnly, isRemote, notRemotely, positiveMinutes, siteCache, withInterrupt, withRepo, type CliContext } from './context.js';
 import { FORMATS, structured, table, type Format } from './output.js';
-import { describeEntry } from './runs.js';
+import { describeEntry, startAndFollow } from './runs.js';
 
 const formatOption = () => new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table');
 
@@ -45,7 +46,12 @@ export function registerRecovery(program: Command, ctx: CliContext): void {
     .option('--force', 'allow a partial recovery point (volumes without data are left out)')
     .option('--stack-timeout <minutes>', "Heat's stack timeout", positiveMinutes, DEFAULT_STACK_TIMEOUT_MINS)
     .addOption(formatOption())
-    .action(async (planName: string, o: FailoverCliOptions) => {
+    .action(async (planName: string, o: FailoverCliOptions, cmd: Command) => {
+      if (isRemote(ctx)) {
+        if (o.dryRun) notRemotely(ctx, '--dry-run', 'the daemon API starts runs; it does not plan them');
+        ctx.setExit(await startAndFollow(ctx, apiOf(ctx), planName, 'failover', failoverParams(o, cmd.getOptionValueSource('stackTimeout') === 'cli'), o.format));
+        return;
+      }
       await withRepo(ctx, async (repo) => {
         const logger = ctx.logger();
         const mode: FailoverMode | undefined = o.planned ? 'planned' : o.unplanned ? 'unplanned' : undefined;
@@ -85,6 +91,7 @@ export function registerRecovery(program: Command, ctx: CliContext): void {
     .argument('<plan>', 'plan name')
     .addOption(formatOption())
     .action(async (planName: string, o: { format: Format }) => {
+      inProcessOnly(ctx, 'the daemon fences on its own before it replicates or fails back a plan that failed over');
       await withRepo(ctx, async (repo) => {
         const logger = ctx.logger();
         const out = await ensureFenced(repo, planName, siteCache(ctx), { owner: `cli@${hostname()}`, logger, onEvent: (e) => ctx.io.err(progressLine(e)) });
@@ -92,6 +99,21 @@ export function registerRecovery(program: Command, ctx: CliContext): void {
         ctx.setExit(0);
       });
     });
+}
+
+/**
+ * The params of a failover run started at the daemon: what its failover starter takes
+ * (lib/daemon/runs.ts: mode, pointId, force, stackTimeoutMins). No mode: the workflow decides
+ * as `ferry failover` does in-process.
+ */
+export function failoverParams(o: Pick<FailoverCliOptions, 'point' | 'planned' | 'unplanned' | 'force' | 'stackTimeout'>, stackTimeoutGiven: boolean): JsonObject {
+  const mode: FailoverMode | undefined = o.planned ? 'planned' : o.unplanned ? 'unplanned' : undefined;
+  return {
+    ...(mode ? { mode } : {}),
+    ...(o.point ? { pointId: o.point } : {}),
+    ...(o.force ? { force: true } : {}),
+    ...(stackTimeoutGiven ? { stackTimeoutMins: o.stackTimeout } : {}),
+  };
 }
 
 // ---- rendering (pure) ---------------------------------------------------------------------

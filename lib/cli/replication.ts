@@ -5,17 +5,20 @@ import { hostname } from 'node:os';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { CatalogNotFoundError, CatalogRepo, type RecoveryPoint } from '../catalog/repo.js';
+import { CatalogNotFoundError, type RecoveryPoint } from '../catalog/repo.js';
 import { loadCloud } from '../config/clouds.js';
 import { formatDuration } from '../config/protection-plan.js';
+import { pointFromWire, type CatalogReader, type FerryApiClient } from '../daemon/api/client.js';
+import type { Status } from '../daemon/api/schemas.js';
 import { Site } from '../openstack/site.js';
 import { DEFAULT_BANK_CONTAINER, getRecoveryPoint, listRecoveryPoints } from '../replication/bank.js';
 import type { RecoveryPointManifest } from '../replication/recovery-point.js';
 import { ensureFenced } from '../workflows/fence.js';
 import { runReplicationCycle, type CycleEvent, type CycleResult } from '../workflows/replicate.js';
 import { allStatus, type PlanStatus } from '../workflows/status.js';
-import { positiveInt, siteCache, withInterrupt, withRepo, type CliContext, type Io } from './context.js';
+import { apiOf, isRemote, notRemotely, positiveInt, siteCache, withInterrupt, withReader, withRepo, type CliContext, type Io } from './context.js';
 import { FORMATS, structured, table, type Format } from './output.js';
+import { startAndFollow } from './runs.js';
 
 const formatOption = () => new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table');
 
@@ -27,7 +30,13 @@ export function registerReplication(program: Command, ctx: CliContext): void {
     .argument('<plan>', 'plan name (see ferry plan list)')
     .option('--concurrency <n>', 'volumes and images worked on at once per site', positiveInt, 2)
     .addOption(formatOption())
-    .action(async (planName: string, o: { concurrency: number; format: Format }) => {
+    .action(async (planName: string, o: { concurrency: number; format: Format }, cmd: Command) => {
+      if (isRemote(ctx)) {
+        // The daemon runs the cycle as its scheduled ones (its own sites and settings): no params.
+        if (cmd.getOptionValueSource('concurrency') === 'cli') notRemotely(ctx, '--concurrency', "the daemon's cycles use its own [replication] settings");
+        ctx.setExit(await startAndFollow(ctx, apiOf(ctx), planName, 'replicate', {}, o.format));
+        return;
+      }
       await withRepo(ctx, async (repo) => {
         const sites = siteCache(ctx);
         // After a failover the old primary's servers are stopped and locked before anything
@@ -73,15 +82,14 @@ export function registerReplication(program: Command, ctx: CliContext): void {
         ctx.io.out(o.format === 'table' ? table(['ID', 'Created', 'Age', 'State in the bank'], rows.map((r) => [r.id, r.createdAt, r.age, r.state])) : structured(rows, o.format));
         return;
       }
-      await withRepo(ctx, async (repo) => {
+      await withReader(ctx, async (repo) => {
         await requirePlan(repo, planName);
-        const list = await repo.points.list(planName);
-        const rows = list.map((p) => pointRow(p, now));
+        const rows = isRemote(ctx) ? await remotePointRows(apiOf(ctx), planName, now) : (await repo.points.list(planName)).map((p) => pointRow(p, now));
         ctx.io.out(
           o.format === 'table'
             ? table(
-                ['ID', 'Created', 'Age', 'Status', 'Consistency', 'Size', 'Volumes', 'Images'],
-                rows.map((r) => [r.id, r.createdAt, r.age, r.status, r.consistency, r.size, r.volumes, r.images]),
+                ['ID', 'Created', 'Age', 'Status', 'Consistency', 'Size', 'Volumes', 'Images', 'From → to'],
+                rows.map((r) => [r.id, r.createdAt, r.age, r.status, r.consistency, r.size, r.volumes, r.images, `${r.sourceSite} → ${r.targetSite}`]),
               )
             : structured(rows, o.format),
         );
@@ -105,7 +113,7 @@ export function registerReplication(program: Command, ctx: CliContext): void {
         manifest = await getRecoveryPoint(site.objectStore, { plan: planName, createdAt: entry.createdAt, id: pointId }, { container: o.container });
         summary = { id: pointId, plan: planName, createdAt: entry.createdAt, bank: entry.state };
       } else {
-        const point = await withRepo(ctx, async (repo) => {
+        const point = await withReader(ctx, async (repo) => {
           const p = await repo.points.get(pointId);
           if (!p || p.planName !== planName) throw new CatalogNotFoundError('recovery point', pointId, `not found in the catalog for plan '${planName}' (fix: ferry points list ${planName})`);
           return p;
@@ -131,6 +139,10 @@ export function registerReplication(program: Command, ctx: CliContext): void {
     .argument('[plan...]', 'plan names (default: every plan)')
     .addOption(formatOption())
     .action(async (names: string[], o: { format: Format }) => {
+      if (isRemote(ctx)) {
+        ctx.setExit(await remoteStatus(ctx, apiOf(ctx), names, o.format));
+        return;
+      }
       await withRepo(ctx, async (repo) => {
         for (const n of names) await requirePlan(repo, n);
         const all = await allStatus(repo, new Date());
@@ -145,10 +157,52 @@ export function registerReplication(program: Command, ctx: CliContext): void {
 
 
 
-async function requirePlan(repo: CatalogRepo, name: string): Promise<void> {
+async function requirePlan(repo: CatalogReader, name: string): Promise<void> {
   if (!(await repo.plans.get(name))) throw new CatalogNotFoundError('plan', name, 'is not in the catalog (fix: ferry plan apply FILE, or ferry catalog rebuild --from SECONDARY)');
 }
 
+
+/** Point rows from the daemon: its summaries count volumes and images (they carry no manifest). */
+async function remotePointRows(api: FerryApiClient, planName: string, now: Date): Promise<PointRow[]> {
+  return (await api.points(planName, { limit: 1000 })).map((w) => ({ ...pointRow(pointFromWire(w), now), volumes: w.volumes, images: w.images }));
+}
+
+/**
+ * `ferry status` at the daemon: the same plan rows (and -f json|yaml shape) as in-process; the
+ * table adds the sites as the daemon's health probes see them and its advice. Exit 1 when a
+ * plan misses its RPO, as in-process.
+ */
+async function remoteStatus(ctx: CliContext, api: FerryApiClient, names: string[], format: Format): Promise<number> {
+  const status = await api.status();
+  const all = status.plans as PlanStatus[];
+  for (const n of names) {
+    if (!all.some((s) => s.plan === n)) throw new CatalogNotFoundError('plan', n, `is not known to the daemon at ${api.baseUrl}, or not visible to this token (fix: ferry plan list)`);
+  }
+  const list = names.length > 0 ? all.filter((s) => names.includes(s.plan)) : all;
+  if (format !== 'table') {
+    ctx.io.out(structured(list, format));
+  } else {
+    const out = [renderStatusTable(list)];
+    const sites = renderSites(status.sites);
+    if (sites) out.push(sites);
+    for (const a of status.advice.filter((x) => names.length === 0 || names.includes(x.plan))) out.push(`advice: ${a.plan}: ${a.level}: ${a.message}`);
+    ctx.io.out(out.join('\n'));
+  }
+  return list.every((s) => s.rpoMet) ? 0 : 1;
+}
+
+function renderSites(sites: Status['sites']): string | undefined {
+  if (sites.length === 0) return undefined;
+  return table(
+    ['Site', 'Health', 'Since', 'Services down'],
+    sites.map((s) => [
+      s.site,
+      s.status,
+      s.since ?? '',
+      [...(s.services ?? []).filter((v) => v.status === 'down').map((v) => `${v.service}${v.lastError ? ` (${v.lastError})` : ''}`), ...(s.error ? [s.error] : [])].join(', '),
+    ]),
+  );
+}
 
 /** Bytes for people: 1.5 GiB, 12.0 MiB, 512 B. */
 export function formatBytes(n: number | null | undefined): string {
@@ -174,6 +228,8 @@ interface PointRow {
   size: string;
   volumes: number;
   images: number;
+  /** After a failover points go both ways: where the data came from and where it is. */
+  sourceSite: string;
   targetSite: string;
 }
 
@@ -190,6 +246,7 @@ function pointRow(p: RecoveryPoint, now: Date): PointRow {
     size: formatBytes(p.sizeBytes),
     volumes: m?.data?.volumes?.length ?? 0,
     images: m?.data?.images?.length ?? 0,
+    sourceSite: p.sourceSite,
     targetSite: p.targetSite,
   };
 }

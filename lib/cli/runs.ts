@@ -5,13 +5,16 @@
 // imported here as they arrive. Replicate runs are resumed by the plan's next cycle instead.
 import '../workflows/drtest.js'; // registers the drtest workflow for ferry resume
 import '../workflows/failover.js'; // registers the failover workflow for ferry resume
+import '../workflows/failback.js'; // registers the failback workflow for ferry resume
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { CatalogNotFoundError, CatalogRepo, RUN_KINDS, RUN_STATUSES, type JournalEntry, type JsonObject, type JsonValue, type Run, type RunKind, type RunStatus } from '../catalog/repo.js';
+import { CatalogNotFoundError, RUN_KINDS, RUN_STATUSES, type JournalEntry, type JsonObject, type JsonValue, type Run, type RunKind, type RunStatus } from '../catalog/repo.js';
 import { formatDuration } from '../config/protection-plan.js';
+import { runFromWire, type CatalogReader, type FerryApiClient } from '../daemon/api/client.js';
+import type { JournalEntryWire, RunDetail, StartableKind } from '../daemon/api/schemas.js';
 import { RUN_STEP, describeJson, resumeRegistered, summarizeRun, type RunEvent, type RunOutcome, type StepReport } from '../workflows/engine.js';
-import { positiveInt, siteCache, withInterrupt, withRepo, type CliContext } from './context.js';
+import { inProcessOnly, positiveInt, siteCache, withInterrupt, withReader, withRepo, type CliContext } from './context.js';
 import { FORMATS, structured, table, type Format } from './output.js';
 
 const formatOption = (dflt: Format = 'table') => new Option('-f, --format <format>', 'output format').choices(FORMATS).default(dflt);
@@ -28,7 +31,7 @@ export function registerRuns(program: Command, ctx: CliContext): void {
     .option('--limit <n>', 'at most this many runs', positiveInt, 50)
     .addOption(formatOption())
     .action(async (o: { plan?: string; kind?: RunKind; status?: RunStatus; limit: number; format: Format }) => {
-      await withRepo(ctx, async (repo) => {
+      await withReader(ctx, async (repo) => {
         if (o.plan !== undefined && !(await repo.plans.get(o.plan, { includeDeleted: true }))) {
           throw new CatalogNotFoundError('plan', o.plan, 'is not in the catalog (fix: ferry plan list)');
         }
@@ -53,7 +56,7 @@ export function registerRuns(program: Command, ctx: CliContext): void {
     .argument('<run>', 'run ID (see ferry runs list)')
     .addOption(formatOption())
     .action(async (runId: string, o: { format: Format }) => {
-      await withRepo(ctx, async (repo) => {
+      await withReader(ctx, async (repo) => {
         const run = await getRun(repo, runId);
         const entries = await repo.journal.read(run.id);
         ctx.io.out(renderShow(run, entries, o.format, new Date()));
@@ -66,6 +69,7 @@ export function registerRuns(program: Command, ctx: CliContext): void {
     .argument('<run>', 'run ID (see ferry runs list --status running)')
     .addOption(formatOption())
     .action(async (runId: string, o: { format: Format }) => {
+      inProcessOnly(ctx, 'the daemon resumes the runs it owns on its own, from their journal');
       await withRepo(ctx, async (repo) => {
         const logger = ctx.logger();
         // Ctrl-C stops the run where it is; it stays running and can be resumed again.
@@ -216,9 +220,91 @@ function progressLine(e: RunEvent): string {
 
 
 
-async function getRun(repo: CatalogRepo, id: string): Promise<Run> {
+async function getRun(repo: CatalogReader, id: string): Promise<Run> {
   const run = await repo.runs.get(id);
   if (!run) throw new CatalogNotFoundError('run', id, 'is not in the catalog (fix: ferry runs list)');
   return run;
 }
 
+
+// ---- remote mode: runs the daemon drives ---------------------------------------------------------
+
+/** How long a planned failover's recovery run may take to appear after its preparation ended. */
+const CHAINED_RUN_WAIT_MS = 60_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** One stderr line per journal entry the daemon wrote (the in-process commands' progress lines). */
+export function remoteProgressLine(e: JournalEntryWire): string {
+  return progressLine({ runId: '', step: e.step, phase: e.phase, at: new Date(e.at), data: (e.data ?? null) as JsonValue | null });
+}
+
+/** A run the daemon drove, as it ended (or stands): like `ferry resume` prints an outcome. */
+export function renderRemoteRun(d: RunDetail, format: Format, now = new Date()): string {
+  const run = runFromWire(d);
+  const steps = d.steps as StepReport[];
+  if (format !== 'table') return structured({ status: d.status, run: runJson(run), steps, warnings: d.warnings, ...(d.error ? { error: d.error } : {}) }, format);
+  const rows = runFields(run, now).filter(([k]) => k !== 'error');
+  if (d.error) rows.push(['error', d.error]);
+  const out = [table(['Field', 'Value'], rows)];
+  if (steps.length > 0) out.push(table(['Step', 'Status', 'Tries', 'Duration', 'What it does'], stepRows(steps)));
+  for (const w of d.warnings) out.push(`warning: ${w}`);
+  if (d.status === 'failed') out.push(`See ferry runs show ${d.id}`);
+  return out.join('\n');
+}
+
+/**
+ * Follows a run at the daemon until it ends: progress lines on stderr, the outcome on stdout.
+ * Ctrl-C stops following, not the run. Resolves to the exit code (0 succeeded, 1 otherwise).
+ */
+export async function followRemoteRun(ctx: CliContext, api: FerryApiClient, runId: string, format: Format): Promise<{ code: number; run?: RunDetail }> {
+  const ended = await withInterrupt(async (signal) => {
+    try {
+      return await api.follow(runId, { signal, onEntry: (e) => ctx.io.err(remoteProgressLine(e)) });
+    } catch (err) {
+      if (signal.aborted) return undefined;
+      throw err;
+    }
+  });
+  if (!ended || !['succeeded', 'failed', 'cancelled'].includes(ended.status)) {
+    ctx.io.err(`ferry: stopped following run ${runId}; it goes on in the daemon (see: ferry runs show ${runId} --url ${api.baseUrl})`);
+    return { code: 1 };
+  }
+  const detail = await api.run(runId);
+  if (!detail) throw new CatalogNotFoundError('run', runId, `is no longer visible at the daemon ${api.baseUrl}`);
+  ctx.io.out(renderRemoteRun(detail, format));
+  return { code: detail.status === 'succeeded' ? 0 : 1, run: detail };
+}
+
+/** The recovery run a planned failover's preparation `prepareRunId` led to (the daemon starts it when the preparation ends). */
+async function chainedRun(api: FerryApiClient, planName: string, prepareRunId: string, waitMs: number): Promise<string | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const runs = await api.runs({ plan: planName, kind: 'failover', limit: 20 });
+    const next = runs.find((r) => r.id !== prepareRunId && (r.params as { prepareRunId?: unknown } | null)?.prepareRunId === prepareRunId);
+    if (next) return next.id;
+    if (Date.now() >= deadline) return undefined;
+    await sleep(1000);
+  }
+}
+
+/**
+ * Starts a run of `kind` at the daemon (POST /v1/plans/{plan}/runs with `params`), then
+ * follows it to its end as the in-process commands show theirs. A planned failover is two runs
+ * (prepare, recover): the recovery run is followed too. Resolves to the exit code.
+ */
+export async function startAndFollow(ctx: CliContext, api: FerryApiClient, planName: string, kind: StartableKind, params: JsonObject, format: Format, opts: { chainedWaitMs?: number } = {}): Promise<number> {
+  const started = await api.startRun(planName, kind, params);
+  ctx.io.err(`ferry: ${kind} run ${started.id} of plan ${planName} started by the daemon at ${api.baseUrl}; following it (Ctrl-C stops following, not the run)`);
+  let { code, run } = await followRemoteRun(ctx, api, started.id, format);
+  while (code === 0 && run && run.kind === 'failover' && (run.params as { phase?: unknown } | null)?.phase === 'prepare') {
+    const next = await chainedRun(api, planName, run.id, opts.chainedWaitMs ?? CHAINED_RUN_WAIT_MS);
+    if (!next) {
+      ctx.io.err(`ferry: the preparation run ${run.id} ended, but no recovery run of plan ${planName} followed it yet (see: ferry runs list --plan ${planName} --kind failover --url ${api.baseUrl})`);
+      return 1;
+    }
+    ctx.io.err(`ferry: failover run ${next} (recovery at the secondary) follows the preparation ${run.id}`);
+    ({ code, run } = await followRemoteRun(ctx, api, next, format));
+  }
+  return code;
+}

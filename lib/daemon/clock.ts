@@ -6,17 +6,29 @@ import { silentLogger, type Logger } from '../log.js';
 export type TimerHandle = unknown;
 
 export interface Clock {
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch (wall time: for timestamps stored or shown). */
   now(): number;
+  /**
+   * Milliseconds on a clock that only moves forward (performance.now()): for measuring
+   * intervals such as lease ages, which an NTP step of the wall clock must not stretch or
+   * shrink. Absent (test clocks): now() is used.
+   */
+  monotonic?(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
+
+/** The clock's monotonic time (its wall time when it has none). */
+export function monotonicNow(clock: Clock): number {
+  return clock.monotonic ? clock.monotonic() : clock.now();
+}
 
 /** An async task run every `intervalMs`, the next run scheduled when the previous one ends. */
 export class Loop {

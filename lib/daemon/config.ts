@@ -213,6 +213,11 @@ const scheduler = z.object({
 const drtest = z.object({
   enabled: bool({ default: 'true', help: 'Start the DR tests scheduled in [drtest_schedule].' }),
   timezone: str({ default: 'UTC', help: 'Time zone of the cron expressions in [drtest_schedule] (an IANA name such as Europe/Berlin).' }),
+  report_dir: str({
+    type: 'path',
+    default: '$state_path/reports',
+    help: "Where the DR tests the daemon runs (scheduled, or started through the API) write their JSON and HTML reports.",
+  }),
   misfire_grace: seconds({
     default: '1h',
     help: 'A scheduled DR test missed while no daemon was leader is started late when no more than this has passed since its time; older ones are skipped (logged).',
@@ -235,7 +240,10 @@ const health = z.object({
 });
 
 const api = z.object({
-  enabled: bool({ default: 'false', help: 'Serve the REST API (/v1), /healthz and /metrics (not served by this version yet: the daemon does not mount the API).' }),
+  enabled: bool({
+    default: 'false',
+    help: 'Serve the REST API (/v1), /healthz and /metrics (with a token) on bind_host:bind_port. Off by default because it needs [keystone_authtoken] cloud (or auth_strategy = noauth).',
+  }),
   bind_host: str({ default: '0.0.0.0', help: 'Address the API listens on.' }),
   bind_port: int({ type: 'port', default: '8797', min: 1, max: 65535, help: 'Port the API listens on.' }),
   auth_strategy: choice({
@@ -246,6 +254,22 @@ const api = z.object({
     ],
     help: 'How API callers are authenticated.',
   }),
+  metrics_access: choice({
+    default: 'token',
+    choices: [
+      ['token', 'GET /metrics on the API port needs a token allowed metrics:read (cloud admins by default)'],
+      ['public', 'GET /metrics on the API port needs no token'],
+      ['off', 'the API port does not serve /metrics (use [metrics])'],
+    ],
+    help: 'Who may read /metrics on the API port. Prometheus is best pointed at the [metrics] listener instead.',
+  }),
+});
+
+const metrics = z.object({
+  enabled: bool({ default: 'false', help: 'Serve GET /metrics (Prometheus) without a token on a listener of its own, for Prometheus (it cannot present Keystone tokens).' }),
+  bind_host: str({ default: '127.0.0.1', help: 'Address of the metrics listener: localhost or a management network (the metrics name every plan).' }),
+  bind_port: int({ type: 'port', default: '8798', min: 1, max: 65535, help: 'Port of the metrics listener.' }),
+  process_metrics: bool({ default: 'false', help: 'Add the Node.js process metrics (process_*, nodejs_*).' }),
 });
 
 const keystone_authtoken = z.object({
@@ -253,6 +277,10 @@ const keystone_authtoken = z.object({
     help: "The cloud in clouds.yaml whose Keystone validates the tokens API callers present. Its credentials must be allowed to validate tokens (the service or admin role); an application credential is best. Required when [api] auth_strategy = keystone.",
   }),
   token_cache_time: seconds({ default: '60', help: 'How long a validated token is trusted before Keystone is asked again (0: always ask).' }),
+  project_name_domain: str({
+    default: 'default',
+    help: "A plan whose project is given by name is seen by tokens of the project of that name in this Keystone domain (its ID); a token's project ID always matches. Names are unique only within a domain.",
+  }),
 });
 
 const oslo_policy = z.object({
@@ -267,7 +295,7 @@ const logging = z.object({
 });
 
 /** The sections, in the order the sample prints them. */
-export const CONFIG_SECTIONS = { DEFAULT, database, coordination, scheduler, drtest, health, api, keystone_authtoken, oslo_policy, logging } as const;
+export const CONFIG_SECTIONS = { DEFAULT, database, coordination, scheduler, drtest, health, api, metrics, keystone_authtoken, oslo_policy, logging } as const;
 export type SectionName = keyof typeof CONFIG_SECTIONS;
 
 /** The free-form section of DR test schedules: PLAN = CRON. */
@@ -562,6 +590,9 @@ function crossChecks(c: z.output<typeof DaemonConfigSchema>, issue: IssueFn): vo
   }
   if (!c.logging.use_stderr && !c.logging.log_file) {
     issue('logging', 'use_stderr', 'is false and no log_file is set: the daemon would log nowhere', 'set log_file, or use_stderr = true');
+  }
+  if (c.api.enabled && c.metrics.enabled && c.api.bind_port === c.metrics.bind_port) {
+    issue('metrics', 'bind_port', `is ${c.metrics.bind_port}, the port of the API too ([api] bind_port)`, 'give the metrics listener a port of its own (default 8798)');
   }
   if (c.api.enabled && c.api.auth_strategy === 'keystone' && !c.keystone_authtoken.cloud) {
     issue(

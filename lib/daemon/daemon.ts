@@ -2,7 +2,9 @@
 // the catalog, contends for the leader lease (leader.ts), and while leader schedules
 // replication cycles and DR tests and resumes what a dead leader left (scheduler.ts); every
 // daemon probes the sites (health.ts) and serves whatever services are registered (the REST
-// API and metrics, lib/daemon/api). On SIGTERM it drains: no new work, runs interrupted at
+// API and metrics: serve.ts). Runs asked for through the API (startRun) are started by the
+// leader only, in the background as scheduler jobs, with the workflows of runs.ts; scheduled
+// DR tests use the same DR test workflow. On SIGTERM it drains: no new work, runs interrupted at
 // their next journal boundary (they resume on the next leader), lease released so a peer
 // takes over at once, catalog closed.
 import { hostname as osHostname } from 'node:os';
@@ -14,13 +16,19 @@ import { loadCloud, type LoadOptions } from '../config/clouds.js';
 import { createLogger, silentLogger, type LogFields, type Logger } from '../log.js';
 import { Site } from '../openstack/site.js';
 import type { ResponseEvent } from '../openstack/transport.js';
-import { resumeRegistered } from '../workflows/engine.js';
+import { FerryError } from '../errors.js';
+import type { JsonObject, Plan } from '../catalog/repo.js';
+import { resumeRegistered, type RunOutcome } from '../workflows/engine.js';
 import { runReplicationCycle } from '../workflows/replicate.js';
-import { systemClock, type Clock } from './clock.js';
+import { describeCaller, type Caller } from './api/auth.js';
+import { ApiError, mapError, RunKindUnavailableError } from './api/errors.js';
+import type { StartableKind } from './api/schemas.js';
+import { monotonicNow, systemClock, type Clock } from './clock.js';
 import { redactedConfig, type DaemonConfig } from './config.js';
 import { HealthMonitor, probeSite, type HealthObserver, type HealthView, type SiteProber } from './health.js';
 import { LeaderElector, daemonId, type LeaderObserver, type LeaderStatus } from './leader.js';
-import { Scheduler, schedulerSettings, type DrTestStarter, type JobInfo, type ResumeRun, type RunCycle, type SchedulerObserver } from './scheduler.js';
+import { WORKFLOW_STARTERS, drTestStarter, type KindStarter, type StarterResult } from './runs.js';
+import { Scheduler, registeredDrTestStarter, schedulerSettings, type DrTestStarter, type JobInfo, type ResumeRun, type RunCycle, type SchedulerObserver, type WorkContext } from './scheduler.js';
 
 // ---- observers --------------------------------------------------------------------------
 
@@ -30,9 +38,38 @@ export type DaemonObserver = SchedulerObserver &
   LeaderObserver & {
     /** Every OpenStack HTTP exchange of the daemon's sites (workflows and probes). */
     openstackResponse?(e: ResponseEvent): void;
+    /**
+     * A run this daemon drove ended (started through the API, a scheduled DR test, a resumed
+     * run; replication cycles are cycleFinished): its kind, outcome and how long it took here.
+     */
+    runFinished?(e: RunFinished): void;
   };
 
-const OBSERVER_METHODS = ['elected', 'demoted', 'probed', 'serviceChanged', 'siteChanged', 'cycleStarted', 'cycleFinished', 'cycleSlow', 'drTest', 'runResumed', 'openstackResponse'] as const;
+export interface RunFinished {
+  kind: string;
+  plan: string;
+  runId: string | undefined;
+  outcome: 'succeeded' | 'failed' | 'interrupted';
+  durationMs: number;
+  origin: 'api' | 'schedule' | 'resume';
+  error?: string;
+}
+
+const OBSERVER_METHODS = [
+  'elected',
+  'demoted',
+  'probed',
+  'serviceChanged',
+  'siteChanged',
+  'siteDropped',
+  'cycleStarted',
+  'cycleFinished',
+  'cycleSlow',
+  'drTest',
+  'runResumed',
+  'openstackResponse',
+  'runFinished',
+] as const;
 
 /** One observer calling every one in `set`; an observer that throws is logged, never fatal. */
 function fanOut(set: Set<DaemonObserver>, log: Logger): Required<DaemonObserver> {
@@ -155,8 +192,10 @@ export interface DaemonOptions {
   runCycle?: RunCycle;
   /** Default resumeRegistered. */
   resumeRun?: ResumeRun;
-  /** Default the registered one (scheduler.ts registerDrTestStarter). */
+  /** Scheduled DR tests; default the registered one (scheduler.ts registerDrTestStarter), else the DR test workflow (runs.ts). */
   drTest?: DrTestStarter;
+  /** The workflows runs are started with, by kind (default runs.ts WORKFLOW_STARTERS; tests pass fakes). */
+  starters?: Partial<Record<Exclude<StartableKind, 'replicate'>, KindStarter>>;
   observers?: DaemonObserver[];
   /** Default the registered ones (registerDaemonService). */
   services?: DaemonServiceFactory[];
@@ -190,6 +229,43 @@ function siteCache(make: (cloud: string) => Site): (cloud: string) => Site {
   };
 }
 
+/** A promise with its settle functions; settling twice is a no-op. */
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void; settled: () => boolean } {
+  let settled = false;
+  let res!: (v: T) => void;
+  let rej!: (e: unknown) => void;
+  const promise = new Promise<T>((resolve, reject) => {
+    res = resolve;
+    rej = reject;
+  });
+  return {
+    promise,
+    resolve: (v) => {
+      if (settled) return;
+      settled = true;
+      res(v);
+    },
+    reject: (e) => {
+      if (settled) return;
+      settled = true;
+      rej(e);
+    },
+    settled: () => settled,
+  };
+}
+
+/**
+ * A workflow that failed before its run was recorded refused to start (nothing changed): the
+ * API answers that as a conflict with the workflow's own words, unless it maps by itself.
+ */
+function refusal(err: unknown, kind: string, plan: string): unknown {
+  if (err instanceof ApiError || mapError(err, '').internal === false) return err;
+  if (err instanceof FerryError) return new ApiError(409, 'conflict', `the ${kind} of plan ${plan} did not start: ${err.message}`);
+  return err;
+}
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 export class Daemon {
   readonly id: string;
   readonly config: DaemonConfig;
@@ -203,7 +279,12 @@ export class Daemon {
   readonly startedAt: Date;
   /** Resolves when the daemon has stopped (after stop()). */
   readonly done: Promise<void>;
+  /** Sites for the workflows (and the API's Keystone), by cloud name. */
+  readonly sites: (cloud: string) => Site;
   private readonly observers = new Set<DaemonObserver>();
+  private readonly observer: Required<DaemonObserver>;
+  private readonly clock: Clock;
+  private readonly starters: Partial<Record<Exclude<StartableKind, 'replicate'>, KindStarter>>;
   private services: DaemonService[] = [];
   private stopping: Promise<string[]> | undefined;
   private resolveDone!: () => void;
@@ -219,16 +300,46 @@ export class Daemon {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     for (const obs of o.observers ?? []) this.observers.add(obs);
     const observer = fanOut(this.observers, logger);
+    this.observer = observer;
+    this.clock = clock;
+    this.starters = o.starters ?? WORKFLOW_STARTERS;
     const c = o.config;
     this.repo = new CatalogRepo(catalog);
 
     const load = cloudLoadOptions(c);
     const onResponse = (e: ResponseEvent) => observer.openstackResponse(e);
     const sites = o.sites ?? siteCache((cloud) => new Site(loadCloud(cloud, load), { logger: logger.child({ site: cloud }), onResponse }));
+    this.sites = sites;
     const probeSites = siteCache((cloud) => new Site(loadCloud(cloud, load), { logger: logger.child({ site: cloud }), retry: { retries: 0 }, timeoutMs: c.health.probe_timeout.ms, onResponse }));
     const prober: SiteProber = o.prober ?? ((cloud, po) => probeSite(probeSites(cloud), po));
-    const runCycle: RunCycle = o.runCycle ?? ((plan, w) => runReplicationCycle(plan, { repo: this.repo, sites, owner: w.owner, logger: w.logger, signal: w.signal, epoch: w.epoch }));
-    const resumeRun: ResumeRun = o.resumeRun ?? ((runId, w) => resumeRegistered(this.repo, runId, { logger: w.logger, sites }, { owner: w.owner, logger: w.logger, signal: w.signal }));
+    const runCycle: RunCycle =
+      o.runCycle ??
+      ((plan, w) =>
+        runReplicationCycle(plan, { repo: this.repo, sites, owner: w.owner, logger: w.logger, signal: w.signal, epoch: w.epoch, ...(w.onProgress ? { onEvent: w.onProgress } : {}) }));
+    const resume: ResumeRun = o.resumeRun ?? ((runId, w) => resumeRegistered(this.repo, runId, { logger: w.logger, sites }, { owner: w.owner, logger: w.logger, signal: w.signal }));
+    const resumeRun: ResumeRun = async (runId, w) => {
+      const t0 = monotonicNow(clock);
+      const run = await this.repo.runs.get(runId);
+      const finished = (outcome: RunFinished['outcome'], error?: string) =>
+        observer.runFinished({ kind: run?.kind ?? 'unknown', plan: run?.planName ?? '', runId, outcome, durationMs: monotonicNow(clock) - t0, origin: 'resume', ...(error ? { error } : {}) });
+      try {
+        const out = await resume(runId, w);
+        finished(out.status, (out.result as RunOutcome['result'] | undefined)?.error);
+        return out;
+      } catch (err) {
+        finished('failed', messageOf(err));
+        throw err;
+      }
+    };
+    // Scheduled DR tests: a registered starter (tests, plugins) wins, else the DR test workflow.
+    const scheduledDrTest: DrTestStarter = async (r) => {
+      const plan = await this.repo.plans.get(r.plan);
+      if (!plan) throw new FerryError(`plan ${r.plan} is not in the catalog (fix: ferry plan apply FILE, or remove it from [drtest_schedule])`);
+      const starter = this.starters.drtest ?? drTestStarter;
+      const out = await this.driveRun('drtest', starter, plan, starter.parse({}), r, 'schedule', () => undefined);
+      return { ...(out.runId ? { runId: out.runId } : {}), status: out.status };
+    };
+    const drTest: DrTestStarter = o.drTest ?? ((r) => (registeredDrTestStarter() ?? scheduledDrTest)(r));
 
     this.scheduler = new Scheduler({
       repo: this.repo,
@@ -237,7 +348,7 @@ export class Daemon {
       isLeader: () => this.elector.isLeader(),
       runCycle,
       resumeRun,
-      ...(o.drTest ? { drTest: o.drTest } : {}),
+      drTest,
       clock,
       logger,
       observer,
@@ -321,6 +432,108 @@ export class Daemon {
 
   isLeader(): boolean {
     return this.elector.isLeader();
+  }
+
+  // ---- runs on request (the API) -------------------------------------------------------------
+
+  /**
+   * Starts a run of `kind` for the plan on behalf of an API caller, in the background; resolves
+   * with the run's ID once it is recorded (the API then answers 202). Only the leader starts
+   * runs (503 on a follower or while draining); one run of a kind per plan at a time here
+   * (409). A workflow that refuses before recording a run (nothing changed) answers 409 with
+   * its reason; a kind without a workflow 501.
+   */
+  async startRun(kind: StartableKind, plan: Plan, params: JsonObject, caller: Caller, ctx: { requestId: string }): Promise<{ runId: string }> {
+    if (this.stopping) throw new ApiError(503, 'unavailable', 'this daemon is stopping (draining); try again in a moment: another daemon of the group takes over', { 'Retry-After': '5' });
+    if (!this.isLeader()) {
+      const holder = this.elector.status().holder;
+      const leader = holder ? `the leader is ${holder}` : 'no leader is elected yet';
+      throw new ApiError(503, 'unavailable', `this daemon is not the leader (${leader}): only the leader starts runs; try again (through a load balancer any daemon may answer)`, {
+        'Retry-After': String(Math.ceil(this.config.coordination.lease_duration.ms / 1000)),
+      });
+    }
+    const who = describeCaller(caller);
+    const why = `started through the API by ${who.user} (project ${who.project}, request ${ctx.requestId})`;
+    const recorded = deferred<string>();
+    const busy = () => new ApiError(409, 'conflict', `a ${kind} run of plan ${plan.name} is already under way in this daemon (GET /v1/runs?plan=${plan.name}&status=running shows it)`);
+
+    if (kind === 'replicate') {
+      if (Object.keys(params).length > 0) throw new ApiError(400, 'bad_request', `body.params: a replicate run takes no params, got ${Object.keys(params).join(', ')}`);
+      const job = this.scheduler.startCycle(plan, why, {
+        // The cycle's run exists from its first event on; it is the plan's running replicate run of this daemon.
+        onProgress: () => {
+          if (recorded.settled()) return;
+          void this.repo.runs.list({ planName: plan.name, kind: 'replicate', status: 'running' }).then(
+            (runs) => {
+              const mine = runs.find((r) => r.owner === this.id);
+              if (mine) recorded.resolve(mine.id);
+            },
+            () => undefined,
+          );
+        },
+        onFinished: (e) => (e.result ? recorded.resolve(e.result.runId) : recorded.reject(new ApiError(409, 'conflict', `the replication cycle of plan ${plan.name} did not start: ${e.error ?? 'unknown error'}`))),
+      });
+      if (!job) throw busy();
+      return { runId: await recorded.promise };
+    }
+
+    const starter = this.starters[kind];
+    if (!starter) {
+      throw new RunKindUnavailableError(kind, kind === 'failback' ? 'the failback workflow is not in this daemon yet (run ferry failback PLAN where the catalog is)' : undefined);
+    }
+    const parsed = starter.parse(params);
+    const job = this.scheduler.launch(`${kind}:${plan.name}`, { kind, plan: plan.name }, async (w) => {
+      w.logger.info(`${kind} of plan ${plan.name} ${why}`);
+      try {
+        const out = await this.driveRun(kind, starter, plan, parsed, w, 'api', (id) => recorded.resolve(id));
+        const line = `${kind} run ${out.runId ?? '?'} of plan ${plan.name}: ${out.status}${out.error ? ` (${out.error})` : ''}`;
+        if (out.status === 'succeeded') w.logger.info(line);
+        else w.logger.warn(line);
+        // A workflow that ends without ever recording a run still answers with its run.
+        if (out.runId) recorded.resolve(out.runId);
+        else recorded.reject(new ApiError(409, 'conflict', `the ${kind} of plan ${plan.name} did not start: ${out.error ?? out.status}`));
+      } catch (err) {
+        if (recorded.settled()) w.logger.error(`${kind} of plan ${plan.name} failed: ${messageOf(err)}`);
+        recorded.reject(refusal(err, kind, plan.name));
+      }
+    });
+    if (!job) throw busy();
+    return { runId: await recorded.promise };
+  }
+
+  /** Runs a workflow to its end, telling observers how it ended (once a run was recorded). */
+  private async driveRun(
+    kind: string,
+    starter: KindStarter,
+    plan: Plan,
+    parsed: unknown,
+    w: WorkContext,
+    origin: RunFinished['origin'],
+    onRecorded: (runId: string) => void,
+  ): Promise<StarterResult> {
+    const t0 = monotonicNow(this.clock);
+    let runId: string | undefined;
+    const finished = (outcome: RunFinished['outcome'], id: string | undefined, error?: string) =>
+      this.observer.runFinished({ kind, plan: plan.name, runId: id, outcome, durationMs: monotonicNow(this.clock) - t0, origin, ...(error ? { error } : {}) });
+    try {
+      const out = await starter.run(plan, parsed, {
+        repo: this.repo,
+        sites: this.sites,
+        owner: w.owner,
+        signal: w.signal,
+        logger: w.logger,
+        reportDir: this.config.drtest.report_dir,
+        onRecorded: (id) => {
+          runId ??= id;
+          onRecorded(id);
+        },
+      });
+      finished(out.status, out.runId ?? runId, out.error);
+      return out;
+    } catch (err) {
+      if (runId) finished('failed', runId, messageOf(err));
+      throw err;
+    }
   }
 
   /** The site health view (undefined when [health] enabled = false). */

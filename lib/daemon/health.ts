@@ -183,7 +183,8 @@ export async function probeSite(site: Site, opts: { signal?: AbortSignal; timeou
   const versionDoc = (type: ServiceType) => async () => {
     const sc = site.service(type);
     const url = versionDocumentUrl(await sc.endpoint(signal), projectId);
-    await sc.transport.request({ method: 'GET', url, ok: [200, 300], auth: false, service: type, signal, timeoutMs });
+    // With the token: a real Cinder (Zed) answers its /v3/ version document 401 without one.
+    await sc.transport.request({ method: 'GET', url, ok: [200, 300], auth: true, service: type, signal, timeoutMs });
   };
   const rest = await Promise.all([
     timed('compute', versionDoc('compute')),
@@ -237,6 +238,8 @@ export interface HealthObserver {
   probed?(e: { site: string; probe: ServiceProbe }): void;
   serviceChanged?(e: { site: string; service: ProbedService; from: ServiceStatus; to: ServiceStatus }): void;
   siteChanged?(e: SiteTransition): void;
+  /** A site is no longer probed: no live plan uses it and [health] sites does not name it. */
+  siteDropped?(e: { site: string; lastStatus: SiteStatus }): void;
 }
 
 export interface HealthSettings extends Thresholds {
@@ -321,13 +324,19 @@ export class HealthMonitor {
   /** One round: every site probed at once, hysteresis applied, changes reported. */
   async probeRound(): Promise<void> {
     let plans: PlanSites[];
+    let listed = true;
     try {
       plans = await this.o.plans();
     } catch (err) {
       this.log.warn(`site health: cannot list the plans: ${messageOf(err)}; probing the sites known so far`);
       plans = [];
+      listed = false;
     }
-    const names = new Set<string>([...this.o.settings.extraSites, ...plans.flatMap((p) => [p.primarySite, p.secondarySite]), ...this.sites.keys()]);
+    const wanted = new Set<string>([...this.o.settings.extraSites, ...plans.flatMap((p) => [p.primarySite, p.secondarySite])]);
+    // A site only a deleted plan used is forgotten (not probed, not shown, its series gone);
+    // when the plans cannot be listed, the sites known so far stay.
+    if (listed) for (const site of [...this.sites.keys()].filter((s) => !wanted.has(s))) this.drop(site);
+    const names = new Set<string>([...wanted, ...this.sites.keys()]);
     const transitions: SiteTransition[] = [];
     await Promise.all(
       [...names].map(async (name) => {
@@ -341,6 +350,15 @@ export class HealthMonitor {
       t.advice = this.advice.filter((a) => a.activeSite === t.site || a.targetSite === t.site);
       this.report(t);
     }
+  }
+
+  private drop(site: string): void {
+    const entry = this.sites.get(site);
+    if (!entry) return;
+    this.sites.delete(site);
+    this.warnedErrors.delete(site);
+    this.log.info(`site ${site}: no longer probed (no plan uses it and [health] sites does not name it)`, { site });
+    this.o.observer?.siteDropped?.({ site, lastStatus: entry.status });
   }
 
   private async probeOne(name: string): Promise<SiteTransition | undefined> {

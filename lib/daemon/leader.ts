@@ -13,12 +13,15 @@
 //    the lease earlier.
 //  - A renewal names the fencing value the leader took the lease with; after a take-over it
 //    matches nothing, and the old leader steps down at once.
+//  - Intervals (the lease's age as seen by a contender, the leader's renew deadline) are
+//    measured on the monotonic clock: a wall-clock step (NTP) neither expires a healthy
+//    lease early nor keeps a dead leader's alive. Wall time is only what is written to the row.
 //  - A released lease (holder '') is taken at once: a clean shutdown hands over without
 //    waiting for expiry.
 import { randomBytes } from 'node:crypto';
 import type { Lease, LeaseRepo } from '../catalog/leases.js';
 import { silentLogger, type Logger } from '../log.js';
-import { Loop, systemClock, type Clock, type TimerHandle } from './clock.js';
+import { Loop, monotonicNow, systemClock, type Clock, type TimerHandle } from './clock.js';
 
 export const LEADER_LEASE = 'leader';
 
@@ -87,9 +90,10 @@ export class LeaderElector {
   private readonly observer: LeaderObserver;
   private readonly loop: Loop;
   private term: Term | undefined;
-  /** Local time at which the last successful renewal (or take-over) was sent. */
+  /** Monotonic time at which the last successful renewal (or take-over) was sent. */
   private renewedAt = 0;
   private deadlineTimer: TimerHandle | undefined;
+  /** The row's version as first seen, and when (monotonic). */
   private seen: { version: number; holder: string; at: number } | undefined;
   private last: Lease | undefined;
   private lastError: string | undefined;
@@ -110,7 +114,7 @@ export class LeaderElector {
 
   /** True while this daemon holds the lease and its last renewal is recent enough. */
   isLeader(): boolean {
-    return this.term !== undefined && this.clock.now() < this.renewedAt + this.renewDeadlineMs;
+    return this.term !== undefined && this.mono() < this.renewedAt + this.renewDeadlineMs;
   }
 
   /** The current term, when leader. */
@@ -146,11 +150,12 @@ export class LeaderElector {
   async tick(): Promise<Role> {
     if (this.stopped) return 'follower';
     const started = this.clock.now();
+    const startedMono = this.mono();
     try {
       if (this.term) {
         const ok = await this.leases.renew(this.name, this.term.fencing, this.claim(started));
         if (ok) {
-          this.renewedAt = started;
+          this.renewedAt = startedMono;
           this.armDeadline();
           this.last = { ...(this.last ?? this.synthetic(started)), holder: this.id, fencing: this.term.fencing, renewedAt: new Date(started), expiresAt: new Date(started + this.leaseMs) };
           this.lastError = undefined;
@@ -162,16 +167,16 @@ export class LeaderElector {
       this.last = lease;
       if (!lease) {
         const created = await this.leases.create(this.name, this.claim(started));
-        if (created) return this.elected(created, started, '');
+        if (created) return this.elected(created, started, startedMono, '');
         this.lastError = undefined;
         return 'follower';
       }
       if (lease.holder === this.id) {
         // Still ours (we stepped down after a database hiccup): a renewal at that fencing
         // value is safe, as a take-over since would have moved it.
-        if (await this.leases.renew(this.name, lease.fencing, this.claim(started))) return this.elected({ ...lease, renewedAt: new Date(started), expiresAt: new Date(started + this.leaseMs) }, started, '', 'renewed after a pause');
+        if (await this.leases.renew(this.name, lease.fencing, this.claim(started))) return this.elected({ ...lease, renewedAt: new Date(started), expiresAt: new Date(started + this.leaseMs) }, started, startedMono, '', 'renewed after a pause');
       }
-      const now = this.clock.now();
+      const now = this.mono();
       if (!this.seen || this.seen.version !== lease.version) this.seen = { version: lease.version, holder: lease.holder, at: now };
       const released = lease.holder === '';
       const expired = now - this.seen.at >= this.leaseMs;
@@ -179,7 +184,7 @@ export class LeaderElector {
       if (!released && !expired) return 'follower';
       const taken = await this.leases.takeOver(lease, this.claim(started));
       if (!taken) return 'follower';
-      return this.elected(taken, started, lease.holder, released ? 'released' : `not renewed for ${Math.round((now - this.seen.at) / 100) / 10} s`);
+      return this.elected(taken, started, startedMono, lease.holder, released ? 'released' : `not renewed for ${Math.round((now - this.seen.at) / 100) / 10} s`);
     } catch (err) {
       this.lastError = err instanceof Error ? err.message : String(err);
       this.log.warn(`leader lease: ${this.lastError}${this.term ? ' (still leader until the renew deadline)' : ''}`);
@@ -212,9 +217,13 @@ export class LeaderElector {
     return { name: this.name, holder: this.id, fencing: 0, version: 0, durationMs: this.leaseMs, acquiredAt: new Date(at), renewedAt: new Date(at), expiresAt: new Date(at + this.leaseMs) };
   }
 
-  private elected(lease: Lease, started: number, previousHolder: string, why?: string): Role {
+  private mono(): number {
+    return monotonicNow(this.clock);
+  }
+
+  private elected(lease: Lease, started: number, startedMono: number, previousHolder: string, why?: string): Role {
     this.term = { fencing: lease.fencing, since: new Date(started) };
-    this.renewedAt = started;
+    this.renewedAt = startedMono;
     this.last = lease;
     this.seen = undefined;
     this.armDeadline();
@@ -232,7 +241,7 @@ export class LeaderElector {
         this.deadlineTimer = undefined;
         if (this.term && this.term.fencing === fencing && !this.isLeader()) this.demote(`could not renew the lease for ${Math.round(this.renewDeadlineMs / 100) / 10} s`);
       },
-      this.renewedAt + this.renewDeadlineMs - this.clock.now(),
+      this.renewedAt + this.renewDeadlineMs - this.mono(),
     );
   }
 

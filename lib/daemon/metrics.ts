@@ -256,6 +256,11 @@ export class Metrics {
     return { slow };
   }
 
+  /** One slow cycle (longer than half the RPO), counted once however often it is reported. */
+  recordSlowCycle(plan: string): void {
+    this.cycleSlow.inc({ plan });
+  }
+
   /** A workflow run ended (or was interrupted). */
   recordRun(kind: RunKind, outcome: 'succeeded' | 'failed' | 'cancelled' | 'interrupted', durationMs: number): void {
     this.runDuration.observe({ kind, outcome }, seconds(durationMs));

@@ -35,7 +35,7 @@ import { silentLogger, type Logger } from '../log.js';
 import type { RunOutcome } from '../workflows/engine.js';
 import type { CycleResult } from '../workflows/replicate.js';
 import { cycleIntervalMs, nextCycleDue } from '../workflows/status.js';
-import { Loop, systemClock, type Clock, type TimerHandle } from './clock.js';
+import { Loop, monotonicNow, systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { DaemonConfig } from './config.js';
 import { DAEMON_OWNER_PREFIX } from './leader.js';
 
@@ -49,8 +49,17 @@ export interface WorkContext {
   logger: Logger;
 }
 
-/** One replication cycle (runReplicationCycle with the daemon's catalog and sites). */
-export type RunCycle = (planName: string, o: WorkContext & { epoch: number }) => Promise<CycleResult>;
+/**
+ * One replication cycle (runReplicationCycle with the daemon's catalog and sites).
+ * `onProgress` is called at each of its events (the first comes once its run is recorded).
+ */
+export type RunCycle = (planName: string, o: WorkContext & { epoch: number; onProgress?: () => void }) => Promise<CycleResult>;
+
+/** What a caller of startCycle (the API) learns of the cycle it asked for. */
+export interface CycleHooks {
+  onProgress?: () => void;
+  onFinished?: (e: { result?: CycleResult; error?: string }) => void;
+}
 
 /** Continues a run from its journal (resumeRegistered with the daemon's sites). */
 export type ResumeRun = (runId: string, o: WorkContext) => Promise<RunOutcome>;
@@ -217,6 +226,8 @@ interface Job {
   runId?: string;
   requestId: string;
   startedAt: number;
+  /** Monotonic start (elapsed times: a wall-clock step does not make a cycle "slow"). */
+  startedMono: number;
   controller: AbortController;
   done: Promise<void>;
   rpoMs?: number;
@@ -283,7 +294,7 @@ export class Scheduler {
 
   /** The work under way. */
   running(): JobInfo[] {
-    const now = this.clock.now();
+    const now = monotonicNow(this.clock);
     return [...this.jobs.values()].map((j) => ({
       key: j.key,
       kind: j.kind,
@@ -291,7 +302,7 @@ export class Scheduler {
       ...(j.runId ? { runId: j.runId } : {}),
       requestId: j.requestId,
       startedAt: new Date(j.startedAt).toISOString(),
-      elapsedMs: now - j.startedAt,
+      elapsedMs: now - j.startedMono,
     }));
   }
 
@@ -302,6 +313,15 @@ export class Scheduler {
       cycles: [...this.dueAt].map(([plan, at]) => ({ plan, dueAt: new Date(at).toISOString() })).sort((a, b) => a.plan.localeCompare(b.plan)),
       drTests: [...this.crons].map(([plan, c]) => ({ plan, cron: this.settings.drtest.schedules[plan]!, next: c.nextRun(now)?.toISOString() })),
     };
+  }
+
+  /**
+   * Starts a cycle of the plan now, whatever its due time (the API's `replicate`): under the
+   * same guard as scheduled cycles, so never two of one plan. Undefined when one runs already
+   * or the scheduler is stopping. The caller checks leadership (only the leader starts work).
+   */
+  startCycle(plan: Plan, reason: string, hooks: CycleHooks = {}): JobInfo | undefined {
+    return this.launchCycle(plan, reason, hooks);
   }
 
   /** Asks for a cycle of the plan at the next tick, whatever its due time. */
@@ -318,7 +338,7 @@ export class Scheduler {
     const requestId = `req-${randomUUID()}`;
     const controller = new AbortController();
     const logger = this.log.child({ requestId, logger: 'ferry.daemon', ...(info.runId ? { run: info.runId } : {}) });
-    const job: Job = { key, ...info, requestId, startedAt: this.clock.now(), controller, done: Promise.resolve(), slowReported: false };
+    const job: Job = { key, ...info, requestId, startedAt: this.clock.now(), startedMono: monotonicNow(this.clock), controller, done: Promise.resolve(), slowReported: false };
     this.jobs.set(key, job);
     job.done = (async () => {
       try {
@@ -453,24 +473,24 @@ export class Scheduler {
     return false;
   }
 
-  private launchCycle(plan: Plan, reason: string): void {
+  private launchCycle(plan: Plan, reason: string, hooks: CycleHooks = {}): JobInfo | undefined {
     const rpoMs = plan.rpoMs;
-    this.launch(`replicate:${plan.name}`, { kind: 'replicate', plan: plan.name, rpoMs }, async (ctx) => {
+    return this.launch(`replicate:${plan.name}`, { kind: 'replicate', plan: plan.name, rpoMs }, async (ctx) => {
       const log = ctx.logger.child({ plan: plan.name });
-      const t0 = this.clock.now();
+      const t0 = monotonicNow(this.clock);
       log.info(`replication cycle of plan ${plan.name} starting (${reason})`);
       this.o.observer?.cycleStarted?.({ plan: plan.name, requestId: ctx.requestId, reason });
       let result: CycleResult | undefined;
       let error: string | undefined;
       try {
-        result = await this.o.runCycle(plan.name, { ...ctx, logger: log, epoch: plan.epoch });
+        result = await this.o.runCycle(plan.name, { ...ctx, logger: log, epoch: plan.epoch, ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) });
         const job = this.jobs.get(`replicate:${plan.name}`);
         if (job) job.runId = result.runId;
       } catch (err) {
         error = messageOf(err);
         log.error(`replication cycle of plan ${plan.name} failed: ${error}`);
       }
-      const durationMs = this.clock.now() - t0;
+      const durationMs = monotonicNow(this.clock) - t0;
       const job = this.jobs.get(`replicate:${plan.name}`);
       if (durationMs > rpoMs / 2 && !ctx.signal.aborted) {
         log.warn(`replication cycle of plan ${plan.name} took ${formatDuration(durationMs)}, more than half its RPO (${formatDuration(rpoMs)}): the RPO cannot be held at this pace`);
@@ -478,14 +498,15 @@ export class Scheduler {
         if (job) job.slowReported = true;
       }
       this.o.observer?.cycleFinished?.({ plan: plan.name, requestId: ctx.requestId, durationMs, rpoMs, ...(result ? { result } : {}), ...(error ? { error } : {}) });
+      hooks.onFinished?.({ ...(result ? { result } : {}), ...(error ? { error } : {}) });
     });
   }
 
   private checkSlow(): void {
-    const now = this.clock.now();
+    const now = monotonicNow(this.clock);
     for (const j of this.jobs.values()) {
       if (j.kind !== 'replicate' || j.rpoMs === undefined || j.slowReported) continue;
-      const elapsed = now - j.startedAt;
+      const elapsed = now - j.startedMono;
       if (elapsed <= j.rpoMs / 2) continue;
       j.slowReported = true;
       this.log.warn(`replication cycle of plan ${j.plan} has run for ${formatDuration(elapsed)}, more than half its RPO (${formatDuration(j.rpoMs)}): the RPO is at risk`, {

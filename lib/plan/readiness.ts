@@ -51,6 +51,7 @@ import { collect, paginate } from '../openstack/paginate.js';
 import type { ServiceClient } from '../openstack/service-client.js';
 import type { Site } from '../openstack/site.js';
 import { DEFAULT_BANK_CONTAINER, readBankMarker } from '../replication/bank.js';
+import { FENCED_TAG } from '../replication/types.js';
 
 // ---- types ----------------------------------------------------------------------
 
@@ -282,7 +283,7 @@ export async function gatherPrimary(plan: ProtectionPlan, site: Site, opts: Read
   });
   const other = project.ok && !project.value.scope ? project.value.id : undefined;
   const [inventory, backupServices, volumeLimits] = await Promise.all([
-    project.ok ? fact(() => discover(site, selectorsFromPlan(plan.members), { projectId: project.value.id, signal: opts.signal, logger: opts.logger })) : Promise.resolve(undefined),
+    project.ok ? fact(() => discover(site, selectorsFromPlan(plan.members), { projectId: project.value.id, excludeTags: [FENCED_TAG], signal: opts.signal, logger: opts.logger })) : Promise.resolve(undefined),
     limit(() => fact(() => listCinderServices(site.blockStorage, 'cinder-backup', opts.signal))),
     limit(() => fact(() => getVolumeLimits(site.blockStorage, other, opts.signal).then((l) => l.absolute))),
   ]);

@@ -594,17 +594,13 @@ async function purgeSite(
   }
   const known = new Set([...refs.primary.map((r) => r.primaryBackupId), ...refs.secondary.map((r) => r.secondaryBackupId)]);
   const extra = marked.backups.map((b) => b.id).filter((id) => !known.has(id));
-  // One chain per side (Cinder keeps a backup's ID at both sites; a ref's side says which of
-  // its IDs lives here). Leftovers go with the first chain, so that a leftover child of a
-  // recorded backup is deleted before its parent.
-  const groups: ['primary' | 'secondary', (VolumeDataRef | string)[]][] = [];
-  if (refs.secondary.length > 0) groups.push(['secondary', [...refs.secondary]]);
-  if (refs.primary.length > 0) groups.push(['primary', [...refs.primary]]);
-  if (groups.length === 0) groups.push(['primary', []]);
-  groups[0]![1].push(...extra);
-  for (const [side, list] of groups) {
-    if (list.length === 0) continue;
-    const r = await deleteBackupChain(site, list, { side, signal, ...chainOpts(opts), onDeleted: (id) => progress(`${site.name}: backup ${id} deleted`) });
+  // One chain for the whole site: after a failover a site holds backups of both directions
+  // (its own, exported; the other site's, imported) and leftovers whose recorded point
+  // retention dropped, and a parent may sit in one of those sets with its child in another.
+  // Each ref counts by the ID that lives here (its side); children go before parents.
+  const here: (VolumeDataRef | string)[] = [...refs.secondary.map((r) => ({ ...r, primaryBackupId: r.secondaryBackupId })), ...refs.primary, ...extra];
+  if (here.length > 0) {
+    const r = await deleteBackupChain(site, here, { side: 'primary', signal, ...chainOpts(opts), onDeleted: (id) => progress(`${site.name}: backup ${id} deleted`) });
     res.backups.push(...r.deleted);
     res.missing.push(...r.missing);
   }

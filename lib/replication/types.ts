@@ -31,6 +31,9 @@ export interface ImageDataRef {
 }
 
 /** Ferry's marks on what it creates in OpenStack (names, metadata, tags): plan, point, run. */
+/** The Nova tag of a server a failover fenced (stopped, locked): an old copy, never a member again. */
+export const FENCED_TAG = 'ferry:fenced';
+
 export const FERRY_MARKS = {
   plan: 'ferry:plan',
   point: 'ferry:point',

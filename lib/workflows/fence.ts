@@ -35,7 +35,8 @@ import { protectionPlanOf } from './recover.js';
 // ---- the members at a site ------------------------------------------------------------------
 
 /** Nova tag on fenced servers, and the epoch they were fenced at. */
-export const FENCED_TAG = 'ferry:fenced';
+export { FENCED_TAG } from '../replication/types.js';
+import { FENCED_TAG } from '../replication/types.js';
 export const fencedEpochTag = (epoch: number): string => `ferry:fenced-epoch=${epoch}`;
 
 /** A member server as fencing (and a planned failover's stop) sees it. */

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { stringify } from 'yaml';
-import { run } from '../../lib/cli/main.js';
 import { openCatalog } from '../../lib/catalog/db.js';
 import { CatalogRepo } from '../../lib/catalog/repo.js';
 import { deleteStackAndWait } from '../../lib/heat/deploy.js';
@@ -17,14 +16,9 @@ import { getServer } from '../../lib/openstack/compute/servers.js';
 import { findStack } from '../../lib/openstack/orchestration/stacks.js';
 import { cleanupDrTest } from '../../lib/workflows/cleanup.js';
 import type { DrTestReport } from '../../lib/workflows/report.js';
+import { cli } from './support/cli.js';
 import { labSite, uniqueName, useLab } from './support/lab.js';
 import { bootFromVolumeWorkload, purgePlanArtifacts } from './support/workload.js';
-
-interface CliResult {
-  code: number;
-  out: string;
-  err: string;
-}
 
 interface DrTestJson {
   plan: string;
@@ -53,17 +47,7 @@ describe('lab: DR test (ferry test PLAN --keep 0): isolated recovery at B, repor
     const B = labSite('lab-b');
     const c = cleanup();
     const db = `sqlite://${join(dir, 'catalog.db')}`;
-    const ferry = async (...args: string[]): Promise<CliResult> => {
-      const out: string[] = [];
-      const err: string[] = [];
-      const code = await run(['--db', db, ...args], { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false });
-      return { code, out: out.join('\n'), err: err.join('\n') };
-    };
-    const ok = async (...args: string[]): Promise<CliResult> => {
-      const r = await ferry(...args);
-      expect(r.code, `ferry ${args.join(' ')}\n${r.err}\n${r.out}`).to.equal(0);
-      return r;
-    };
+    const { ferry, ok } = cli(db);
 
     // ---- a protected workload at A
     const w = await bootFromVolumeWorkload(c, A, { seed: uniqueName('seed'), dataMb: 8 });

@@ -13,7 +13,6 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { stringify } from 'yaml';
-import { run } from '../../lib/cli/main.js';
 import { openCatalog } from '../../lib/catalog/db.js';
 import { CatalogRepo } from '../../lib/catalog/repo.js';
 import { deleteStackAndWait } from '../../lib/heat/deploy.js';
@@ -26,18 +25,13 @@ import { silentLogger } from '../../lib/log.js';
 import { resumeRegistered } from '../../lib/workflows/engine.js';
 import { failover } from '../../lib/workflows/failover.js';
 import { FENCED_TAG } from '../../lib/workflows/fence.js';
+import { cli, type Cli } from './support/cli.js';
 import { labSite, uniqueName, useLab, type Cleanup } from './support/lab.js';
 import { volumeSha256 } from './support/volume-data.js';
 import { bootFromVolumeWorkload, labImageServer, purgePlanArtifacts, type LabWorkload } from './support/workload.js';
 
 const exec = promisify(execFile);
 const DISASTER = join(import.meta.dirname, '..', '..', 'devstack', 'lab', 'lab-disaster.sh');
-
-interface CliResult {
-  code: number;
-  out: string;
-  err: string;
-}
 
 interface FailoverJson {
   status: string;
@@ -52,23 +46,8 @@ interface FailoverJson {
   servers: { id: string; name: string; status: string }[];
 }
 
-function cli(db: string) {
-  const ferry = async (...args: string[]): Promise<CliResult> => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await run(['--db', db, ...args], { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  };
-  const ok = async (...args: string[]): Promise<CliResult> => {
-    const r = await ferry(...args);
-    expect(r.code, `ferry ${args.join(' ')}\n${r.err}\n${r.out}`).to.equal(0);
-    return r;
-  };
-  return { ferry, ok };
-}
-
 /** A protected workload at A: the plan applied, one full cycle replicated. */
-async function protectedWorkload(c: Cleanup, dir: string, A: Site, B: Site, ok: ReturnType<typeof cli>['ok'], ferry: ReturnType<typeof cli>['ferry']) {
+async function protectedWorkload(c: Cleanup, dir: string, A: Site, B: Site, ok: Cli['ok'], ferry: Cli['ferry']) {
   const seed = uniqueName('seed');
   const w = await bootFromVolumeWorkload(c, A, { seed, dataMb: 8 });
   const imageServer = await labImageServer(c, A, w.networkId);

@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { stringify } from 'yaml';
-import { run } from '../../lib/cli/main.js';
 import { listRecoveryPoints } from '../../lib/replication/bank.js';
 import { findOrphans } from '../../lib/replication/cinder-backup.js';
 import type { RecoveryPointManifest } from '../../lib/replication/recovery-point.js';
+import { cli } from './support/cli.js';
 import { labSite, uniqueName, useLab } from './support/lab.js';
 import { volumeSha256, writeVolumeBytes } from './support/volume-data.js';
 import { bootFromVolumeWorkload, labImageServer, purgePlanArtifacts, removeVolume, restoreAndHash } from './support/workload.js';
@@ -30,12 +30,6 @@ async function storeBytes(): Promise<number | undefined> {
   return Number(stdout.split('\t')[0]);
 }
 const DISASTER = join(import.meta.dirname, '..', '..', 'devstack', 'lab', 'lab-disaster.sh');
-
-interface CliResult {
-  code: number;
-  out: string;
-  err: string;
-}
 
 interface PointRow {
   id: string;
@@ -64,17 +58,7 @@ describe('lab: protection end to end (plan apply, replicate full and incremental
     const B = labSite('lab-b');
     const c = cleanup();
     const db = `sqlite://${join(dir, 'catalog.db')}`;
-    const ferry = async (...args: string[]): Promise<CliResult> => {
-      const out: string[] = [];
-      const err: string[] = [];
-      const code = await run(['--db', db, ...args], { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false });
-      return { code, out: out.join('\n'), err: err.join('\n') };
-    };
-    const ok = async (...args: string[]): Promise<CliResult> => {
-      const r = await ferry(...args);
-      expect(r.code, `ferry ${args.join(' ')}\n${r.err}\n${r.out}`).to.equal(0);
-      return r;
-    };
+    const { ferry, ok } = cli(db);
     const timings: Record<string, number> = {};
     const stored: Record<string, number | undefined> = {};
 

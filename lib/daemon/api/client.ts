@@ -58,7 +58,9 @@ export function sessionToken(site: Site): TokenProvider {
 }
 
 export interface TokenSourceOptions {
-  /** A cloud named on the command line (--os-cloud): wins over OS_TOKEN. */
+  /** A token given on the command line (--token): wins over everything else. */
+  token?: string;
+  /** A cloud named on the command line (--os-cloud): wins over FERRY_TOKEN and OS_TOKEN. */
   cloud?: string;
   /** clouds.yaml search options (the CLI's ctx.clouds()). */
   load?: LoadOptions;
@@ -67,12 +69,15 @@ export interface TokenSourceOptions {
 }
 
 /**
- * The token for talking to a daemon: a cloud named explicitly, else OS_TOKEN, else the cloud
- * of OS_CLOUD / the OS_* variables (loadCloud's rules). The cloud must be of the site whose
- * Keystone the daemon validates tokens against.
+ * The token for talking to a daemon: an explicit token (--token), else a cloud named explicitly
+ * (--os-cloud), else FERRY_TOKEN, else OS_TOKEN, else the cloud of OS_CLOUD / the OS_*
+ * variables (loadCloud's rules). The cloud must be of the site whose Keystone the daemon
+ * validates tokens against.
  */
 export function apiTokenProvider(opts: TokenSourceOptions = {}): TokenProvider {
   const env = opts.env ?? opts.load?.env ?? process.env;
+  if (opts.token !== undefined && opts.token !== '') return staticToken(opts.token, '--token');
+  if (opts.cloud === undefined && env.FERRY_TOKEN) return staticToken(env.FERRY_TOKEN, 'FERRY_TOKEN');
   if (opts.cloud === undefined && env.OS_TOKEN) return staticToken(env.OS_TOKEN);
   const load = { ...opts.load, env };
   let site: Site | undefined;
@@ -88,6 +93,18 @@ export function apiTokenProvider(opts: TokenSourceOptions = {}): TokenProvider {
 
 // ---- the client ---------------------------------------------------------------------------------
 
+/** What an ApiClientError was about, for callers that word their own message (the CLI). */
+export interface ApiFailureInfo {
+  /** The daemon's base URL (never with credentials: baseUrlOf keeps only origin and path). */
+  url: string;
+  method: string;
+  path: string;
+  /** The daemon's own message (error.message of its body), or the transport's; token redacted. */
+  detail: string;
+  /** Where the token came from ("FERRY_TOKEN", "cloud site-a"); never the token. */
+  tokenFrom?: string;
+}
+
 /** The daemon answered with an error (status, code and request ID from its error body), or could not be reached (status 0). */
 export class ApiClientError extends FerryError {
   override readonly name: string = 'ApiClientError';
@@ -96,6 +113,7 @@ export class ApiClientError extends FerryError {
     readonly status: number,
     readonly code: string,
     readonly requestId: string | undefined,
+    readonly info?: ApiFailureInfo,
   ) {
     super(message);
   }
@@ -141,7 +159,7 @@ export function baseUrlOf(url: string): string {
   } catch {
     throw new ApiClientError(`'${url}' is not a URL (fix: --url https://HOST:PORT, or FERRY_URL)`, 0, 'bad_url', undefined);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ApiClientError(`'${url}' is not an http(s) URL`, 0, 'bad_url', undefined);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ApiClientError(`'${url}' is not an http(s) URL (fix: --url https://HOST:PORT, or FERRY_URL)`, 0, 'bad_url', undefined);
   return `${u.origin}${u.pathname.replace(/\/+$/, '').replace(/\/v1$/, '')}`;
 }
 
@@ -297,7 +315,12 @@ export class FerryApiClient {
       const code = (err as { code?: string }).code ?? 'error';
       const message = err instanceof Error ? err.message : String(err);
       const clean = token ? message.split(token).join(REDACTED) : message;
-      throw new ApiClientError(`cannot reach the Ferry daemon at ${this.baseUrl}: ${clean} (request ${requestId}; fix: check --url or FERRY_URL, or unset them to run in-process)`, 0, code, requestId);
+      throw new ApiClientError(`cannot reach the Ferry daemon at ${this.baseUrl}: ${clean} (request ${requestId}; fix: check --url or FERRY_URL, or unset them to run in-process)`, 0, code, requestId, {
+        url: this.baseUrl,
+        method,
+        path,
+        detail: clean,
+      });
     }
   }
 
@@ -309,7 +332,13 @@ export class FerryApiClient {
     let message = e?.message ?? `HTTP ${res.status}`;
     if (token) message = message.split(token).join(REDACTED);
     const hint = res.status === 401 ? ` (token from ${this.opts.token?.describe ?? 'nowhere'})` : '';
-    return new ApiClientError(`Ferry daemon: ${method} ${path} answered ${res.status} ${code}: ${message}${hint}${requestId ? ` (request ${requestId})` : ''}`, res.status, code, requestId);
+    return new ApiClientError(`Ferry daemon: ${method} ${path} answered ${res.status} ${code}: ${message}${hint}${requestId ? ` (request ${requestId})` : ''}`, res.status, code, requestId, {
+      url: this.baseUrl,
+      method,
+      path,
+      detail: message,
+      ...(this.opts.token ? { tokenFrom: this.opts.token.describe } : {}),
+    });
   }
 }
 

@@ -253,6 +253,11 @@ export interface PolicyOptions {
   adminProjects?: readonly string[];
   /** Where overrides came from, for messages (e.g. /etc/ferry/policy.yaml). */
   source?: string;
+  /**
+   * The Keystone domain (ID) whose project names match a plan's `project` given by name
+   * (default `default`). A project of the same name in another domain is another project.
+   */
+  projectNameDomain?: string;
 }
 
 /** A policy decision with the rule that made it, for 403 messages. */
@@ -267,6 +272,7 @@ export class Policy {
   private readonly parsed = new Map<string, RuleExpr>();
   private readonly implied: Readonly<Record<string, readonly string[]>>;
   private readonly adminProjects: readonly string[];
+  private readonly projectNameDomain: string;
   readonly source: string | undefined;
   /** The rule names policy.yaml changed. */
   readonly overridden: readonly string[];
@@ -278,6 +284,7 @@ export class Policy {
   constructor(overrides: Readonly<Record<string, string>> = {}, opts: PolicyOptions = {}, locate: (name: string) => string | undefined = () => opts.source) {
     this.implied = opts.impliedRoles ?? DEFAULT_IMPLIED_ROLES;
     this.adminProjects = opts.adminProjects ?? ['admin'];
+    this.projectNameDomain = opts.projectNameDomain ?? 'default';
     this.source = opts.source;
     this.texts = Object.fromEntries(Object.entries(DEFAULT_RULES).map(([k, v]) => [k, v.rule]));
     for (const [name, text] of Object.entries(overrides)) {
@@ -358,12 +365,14 @@ export class Policy {
   }
 
   /**
-   * True when the caller may see a plan of `project`: its own project (by ID or name), or
-   * every project with plans:all_projects.
+   * True when the caller may see a plan of `project`: its own project by ID, or by name when
+   * the token's project is in the name domain (`projectNameDomain`), or every project with
+   * plans:all_projects.
    */
   canSeeProject(caller: Caller, project: string): boolean {
     if (caller.projectId !== undefined && project === caller.projectId) return true;
-    if (caller.projectName !== undefined && project === caller.projectName) return true;
+    // A name is unique only within its domain: it matches only a project of the name domain.
+    if (caller.projectName !== undefined && project === caller.projectName && caller.projectDomainId === this.projectNameDomain) return true;
     return this.enforce('plans:all_projects', caller, { project });
   }
 

@@ -36,9 +36,9 @@ export const CALLERS: Record<Who, Caller> = {
   member: base({ userId: 'u-max', userName: 'max', ...web, roles: ['member', 'reader'] }),
   // Keystone lists implied roles too; this one lists only admin to prove the policy implies them.
   projectAdmin: base({ userId: 'u-ada', userName: 'ada', ...web, roles: ['admin'] }),
-  cloudAdmin: base({ userId: 'u-root', userName: 'root', projectId: 'a0000000000000000000000000000001', projectName: 'admin', roles: ['admin', 'member', 'reader'] }),
+  cloudAdmin: base({ userId: 'u-root', userName: 'root', projectId: 'a0000000000000000000000000000001', projectName: 'admin', projectDomainId: 'default', roles: ['admin', 'member', 'reader'] }),
   systemAdmin: base({ userId: 'u-sys', userName: 'sys', systemScope: 'all', roles: ['admin'] }),
-  payrollReader: base({ userId: 'u-pat', userName: 'pat', projectId: 'b0000000000000000000000000000002', projectName: 'payroll', roles: ['reader'] }),
+  payrollReader: base({ userId: 'u-pat', userName: 'pat', projectId: 'b0000000000000000000000000000002', projectName: 'payroll', projectDomainId: 'default', roles: ['reader'] }),
   noRole: base({ userId: 'u-nobody', userName: 'nobody', ...web, roles: [] }),
 };
 

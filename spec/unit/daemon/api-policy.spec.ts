@@ -121,12 +121,20 @@ describe('daemon API policy', () => {
       expect([...expandRoles(['reader'])]).to.deep.equal(['reader']);
     });
 
-    it('scopes plans to the token\'s project by ID or name; the admin project can be configured', () => {
+    it("scopes plans to the token's project by ID, or by name within the name domain; the admin project can be configured", () => {
       expect(policy.canSeeProject(CALLERS.reader, CALLERS.reader.projectId!)).to.equal(true);
       expect(policy.canSeeProject(CALLERS.reader, 'web')).to.equal(true);
       expect(policy.canSeeProject(CALLERS.reader, 'payroll')).to.equal(false);
       expect(policy.canSeeProject(CALLERS.projectAdmin, 'payroll')).to.equal(false);
       expect(policy.canSeeProject(CALLERS.cloudAdmin, 'payroll')).to.equal(true);
+      // a project named web in another domain is another project; its ID still matches
+      const elsewhere = { ...CALLERS.reader, projectId: 'c0000000000000000000000000000003', projectDomainId: 'd-partners' };
+      expect(policy.canSeeProject(elsewhere, 'web')).to.equal(false);
+      expect(policy.canSeeProject({ ...elsewhere, projectDomainId: undefined }, 'web'), 'no domain in the token: no name match').to.equal(false);
+      expect(policy.canSeeProject(elsewhere, 'c0000000000000000000000000000003')).to.equal(true);
+      const partners = new Policy({}, { projectNameDomain: 'd-partners' });
+      expect(partners.canSeeProject(elsewhere, 'web')).to.equal(true);
+      expect(partners.canSeeProject(CALLERS.reader, 'web')).to.equal(false);
       const ops = new Policy({}, { adminProjects: ['cloud-ops'] });
       expect(ops.canSeeProject(CALLERS.cloudAdmin, 'payroll')).to.equal(false);
       expect(ops.canSeeProject({ ...CALLERS.cloudAdmin, projectName: 'cloud-ops' }, 'payroll')).to.equal(true);

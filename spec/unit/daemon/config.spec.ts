@@ -40,7 +40,10 @@ describe('daemon configuration (ferry.conf)', () => {
       expect(config.scheduler.max_jitter).to.deep.equal({ ms: 300_000, text: '5m' });
       expect(config.health).to.deep.include({ enabled: true, failure_threshold: 3, success_threshold: 2, sites: [] });
       expect(config.health.webhook_url).to.equal(undefined);
-      expect(config.api).to.deep.equal({ enabled: false, bind_host: '0.0.0.0', bind_port: 8797, auth_strategy: 'keystone' });
+      expect(config.api).to.deep.equal({ enabled: false, bind_host: '0.0.0.0', bind_port: 8797, auth_strategy: 'keystone', metrics_access: 'token' });
+      expect(config.metrics).to.deep.equal({ enabled: false, bind_host: '127.0.0.1', bind_port: 8798, process_metrics: false });
+      expect(config.drtest.report_dir).to.equal('/var/lib/ferry/reports');
+      expect(config.keystone_authtoken.project_name_domain).to.equal('default');
       expect(config.keystone_authtoken.token_cache_time.ms).to.equal(60_000);
       expect(config.logging).to.deep.include({ debug: false, use_json: false, use_stderr: true });
       expect(config.logging.log_file).to.equal(undefined);
@@ -216,6 +219,10 @@ describe('daemon configuration (ferry.conf)', () => {
           'use_stderr = false',
           '[api]',
           'enabled = true',
+          'bind_port = 9000',
+          '[metrics]',
+          'enabled = true',
+          'bind_port = 9000',
         ].join('\n'),
       );
       expect(e.issues.map((i) => `${i.section} ${i.key}`)).to.deep.equal([
@@ -223,11 +230,13 @@ describe('daemon configuration (ferry.conf)', () => {
         'health probe_timeout',
         'scheduler max_failure_backoff',
         'logging use_stderr',
+        'metrics bind_port',
         'keystone_authtoken cloud',
       ]);
+      expect(e.issues[4]!.message).to.equal('is 9000, the port of the API too ([api] bind_port)');
       expect(e.issues[0]!.fix).to.equal('set heartbeat_interval to 2s or less, or raise lease_duration');
-      expect(e.issues[4]!.message).to.include('auth_strategy = keystone');
-      expect(e.issues[4]!.fix).to.include('or set [api] enabled = false');
+      expect(e.issues[5]!.message).to.include('auth_strategy = keystone');
+      expect(e.issues[5]!.fix).to.include('or set [api] enabled = false');
     });
 
     it('refuses a bad catalog URL without showing its password', () => {

@@ -137,6 +137,18 @@ describe('site health', () => {
       expectAllCalled();
     });
 
+    it('sends its token with the version documents (a real Cinder answers /v3/ with 401 without one)', async () => {
+      mockAuth();
+      nock(KEYSTONE).head('/v3/auth/tokens').reply(200);
+      nock(NOVA, { reqheaders: { 'x-auth-token': TOKEN } }).get('/v2.1/').reply(200, { version: { id: 'v2.1' } });
+      nock(CINDER, { reqheaders: { 'x-auth-token': TOKEN } }).get('/v3/').reply(200, { versions: [] });
+      nock(CINDER, { badheaders: ['x-auth-token'] }).get('/v3/').reply(401, { error: { message: 'The request you have made requires authentication.' } });
+      nock(HEAT).get(`/v1/${PROJECT_ID}/build_info`).reply(200, {});
+      nock(SWIFT).head(`/v1/AUTH_${PROJECT_ID}`).reply(204);
+      const probes = await probeSite(site(), { timeoutMs: 1000 });
+      expect(probes.map((p) => `${p.service} ${p.ok}`)).to.deep.equal(['identity true', 'compute true', 'block-storage true', 'orchestration true', 'object-store true']);
+    });
+
     it('reports each failing service with its error, once, without retries', async () => {
       mockAuth();
       nock(KEYSTONE).head('/v3/auth/tokens').reply(200);
@@ -216,27 +228,32 @@ describe('site health', () => {
       return { state, calls, prober };
     }
 
-    function monitor(over: { webhook?: boolean; leader?: () => boolean; extraSites?: string[] } = {}) {
+    function monitor(over: { webhook?: boolean; leader?: () => boolean; extraSites?: string[]; plans?: () => Promise<PlanSites[]> } = {}) {
       const clock = new FakeClock();
       const logger = new MemoryLogger();
       const fake = fakeProber();
       const sites: SiteTransition[] = [];
       const services: string[] = [];
       const posts: { url: string; body: Record<string, unknown> }[] = [];
+      const dropped: string[] = [];
       const m = new HealthMonitor({
         settings: { intervalMs: 30_000, timeoutMs: 10_000, ...T, extraSites: over.extraSites ?? [], ...(over.webhook ? { webhook: { url: 'https://hooks.example.com/services/T0K3N', timeoutMs: 1000 } } : {}) },
         prober: fake.prober,
-        plans: async () => plans,
+        plans: over.plans ?? (async () => plans),
         clock,
         logger,
-        observer: { siteChanged: (t) => sites.push(t), serviceChanged: (e) => services.push(`${e.site} ${e.service} ${e.from}->${e.to}`) },
+        observer: {
+          siteChanged: (t) => sites.push(t),
+          serviceChanged: (e) => services.push(`${e.site} ${e.service} ${e.from}->${e.to}`),
+          siteDropped: (e) => dropped.push(`${e.site} ${e.lastStatus}`),
+        },
         ...(over.leader ? { sendsWebhook: over.leader } : {}),
         daemon: 'daemon@test:1:x',
         post: async (url, body) => {
           posts.push({ url, body: body as Record<string, unknown> });
         },
       });
-      return { m, clock, logger, fake, sites, services, posts };
+      return { m, clock, logger, fake, sites, services, posts, dropped };
     }
 
     it('reports a site up after M rounds, down after N failed rounds, with log lines, observer calls, the webhook and advice', async () => {
@@ -280,6 +297,37 @@ describe('site health', () => {
       await h.m.probeRound();
       expect(h.m.siteStatus('site-a')).to.equal('up');
       expect(h.m.view().advice.map((a) => a.level)).to.deep.equal(['ok']);
+    });
+
+    it("forgets a deleted plan's sites (not probed, not shown, observers told), but keeps them while the plans cannot be listed", async () => {
+      let live: PlanSites[] | Error = [...plans, { name: 'db', primarySite: 'site-c', secondarySite: 'site-b', activeSite: 'site-c' }];
+      const h = monitor({
+        extraSites: ['site-x'],
+        plans: async () => {
+          if (live instanceof Error) throw live;
+          return live;
+        },
+      });
+      await h.m.probeRound();
+      await h.m.probeRound();
+      expect(h.m.view().sites.map((s) => `${s.site} ${s.status}`)).to.deep.equal(['site-a up', 'site-b up', 'site-c up', 'site-x up']);
+      // the catalog cannot be read for a round: nothing is forgotten
+      live = new Error('catalog unreachable');
+      h.fake.calls.length = 0;
+      await h.m.probeRound();
+      expect(h.fake.calls.sort()).to.deep.equal(['site-a', 'site-b', 'site-c', 'site-x']);
+      expect(h.dropped).to.deep.equal([]);
+      // plan db was deleted
+      live = plans;
+      h.fake.calls.length = 0;
+      await h.m.probeRound();
+      expect(h.fake.calls.sort(), 'site-c is no longer probed').to.deep.equal(['site-a', 'site-b', 'site-x']);
+      expect(h.m.view().sites.map((s) => s.site)).to.deep.equal(['site-a', 'site-b', 'site-x']);
+      expect(h.m.siteStatus('site-c')).to.equal('unknown');
+      expect(h.dropped).to.deep.equal(['site-c up']);
+      expect(h.logger.text()).to.include('site site-c: no longer probed');
+      await h.m.probeRound();
+      expect(h.dropped, 'told once').to.have.length(1);
     });
 
     it('does not flip on failures that do not come N in a row', async () => {

@@ -103,6 +103,49 @@ for (const backend of BACKENDS) {
       expect(await b.leases.get(LEADER_LEASE)).to.deep.include({ holder: 'daemon@b:1:000000', fencing: 2 });
     });
 
+    it('measures lease ages on the monotonic clock: a wall-clock step neither hands a live lease over nor keeps a leader past its deadline', async () => {
+      /** Wall time = monotonic time + a step the test sets (NTP). */
+      class SteppedClock extends FakeClock {
+        step = 0;
+        override now(): number {
+          return this.t + this.step;
+        }
+        monotonic(): number {
+          return this.t;
+        }
+      }
+      const ca = new SteppedClock();
+      const cb = new SteppedClock();
+      const a = await daemon('a', ca);
+      const b = await daemon('b', cb);
+      await a.elector.tick();
+      await b.elector.tick(); // b sees a's lease
+      // b's wall clock jumps an hour ahead, a's an hour back: both keep their roles while a renews
+      cb.step = 3_600_000;
+      ca.step = -3_600_000;
+      for (let i = 0; i < 5; i++) {
+        await ca.advance(BEAT);
+        expect(await a.elector.tick()).to.equal('leader');
+        await cb.advance(BEAT);
+        expect(await b.elector.tick()).to.equal('follower');
+      }
+      expect(a.elector.isLeader()).to.equal(true);
+      expect(a.events).to.deep.equal(["elected 1 from ''"]);
+      expect(b.events).to.deep.equal([]);
+      // a stops renewing: its deadline (10 s of monotonic time) demotes it whatever its wall clock says
+      ca.step = -7_200_000;
+      await ca.advance(LEASE * (2 / 3));
+      expect(a.elector.isLeader()).to.equal(false);
+      // and b takes over after the lease, measured on its monotonic clock
+      let waited = 0;
+      while ((await b.elector.tick()) === 'follower') {
+        await cb.advance(BEAT);
+        waited += BEAT;
+        expect(waited).to.be.at.most(LEASE + BEAT);
+      }
+      expect(waited).to.be.at.least(LEASE - BEAT);
+    });
+
     it('demotes a leader that cannot renew by its deadline, before anyone can take over, even with the database silent', async () => {
       const ca = new FakeClock();
       const a = await daemon('a', ca);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import nock from 'nock';
 import { buildMetricsServer } from '../../../lib/daemon/api/server.js';
 import { catalogSnapshot, Metrics } from '../../../lib/daemon/metrics.js';
+import { metricsObserver } from '../../../lib/daemon/metrics-observer.js';
 import { MemoryLogger } from '../../../lib/log.js';
 import { NOVA, mockAuth, mockNovaVersion, testSite, useNock } from '../../support/fake-cloud.js';
 import { MINUTE, T0, world, type World } from './api-fixtures.js';
@@ -66,6 +67,31 @@ describe('daemon metrics', () => {
     text = await m.text();
     expect(samples(text, 'ferry_site_up')).to.deep.equal(['ferry_site_up{site="site-a"} 1', 'ferry_site_up{site="site-c"} 0']);
     expect(samples(text, 'ferry_site_status').some((l) => l.includes('site-b'))).to.equal(false);
+    expect(samples(text, 'ferry_leader')).to.deep.equal(['ferry_leader 0']);
+  });
+
+  it("follows the daemon's observer: leader, sites and services (a dropped site loses its series), runs by kind", async () => {
+    const m = new Metrics();
+    const o = metricsObserver(m);
+    o.elected!({ id: 'd', fencing: 1, previousHolder: '' });
+    o.siteChanged!({ site: 'site-a', from: 'unknown', to: 'down', at: '', services: [], advice: [] });
+    o.serviceChanged!({ site: 'site-a', service: 'compute', from: 'up', to: 'down' });
+    o.runFinished!({ kind: 'drtest', plan: 'web', runId: 'r1', outcome: 'succeeded', durationMs: 90_000, origin: 'api' });
+    o.runFinished!({ kind: 'failover', plan: 'web', runId: 'r2', outcome: 'interrupted', durationMs: 1_000, origin: 'resume' });
+    let text = await m.text();
+    expect(samples(text, 'ferry_leader')).to.deep.equal(['ferry_leader 1']);
+    expect(samples(text, 'ferry_site_up')).to.deep.equal(['ferry_site_up{site="site-a"} 0']);
+    expect(samples(text, 'ferry_site_service_up')).to.deep.equal(['ferry_site_service_up{site="site-a",service="compute"} 0']);
+    expect(samples(text, 'ferry_run_duration_seconds_count')).to.deep.equal([
+      'ferry_run_duration_seconds_count{kind="drtest",outcome="succeeded"} 1',
+      'ferry_run_duration_seconds_count{kind="failover",outcome="interrupted"} 1',
+    ]);
+    o.siteDropped!({ site: 'site-a', lastStatus: 'down' });
+    o.demoted!({ id: 'd', fencing: 1, reason: 'stopping' });
+    text = await m.text();
+    expect(samples(text, 'ferry_site_up')).to.deep.equal([]);
+    expect(samples(text, 'ferry_site_status')).to.deep.equal([]);
+    expect(samples(text, 'ferry_site_service_up')).to.deep.equal([]);
     expect(samples(text, 'ferry_leader')).to.deep.equal(['ferry_leader 0']);
   });
 

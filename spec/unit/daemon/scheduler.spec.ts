@@ -16,6 +16,8 @@ import {
   type SchedulerSettings,
   type WorkContext,
 } from '../../../lib/daemon/scheduler.js';
+import { Metrics } from '../../../lib/daemon/metrics.js';
+import { metricsObserver } from '../../../lib/daemon/metrics-observer.js';
 import { MemoryLogger } from '../../../lib/log.js';
 import type { RunOutcome } from '../../../lib/workflows/engine.js';
 import type { CycleResult } from '../../../lib/workflows/replicate.js';
@@ -99,7 +101,7 @@ const SETTINGS: SchedulerSettings = {
   drtest: { enabled: true, timezone: 'UTC', misfireGraceMs: H, schedules: {} },
 };
 
-async function harness(over: { settings?: Partial<SchedulerSettings>; drTest?: DrTestStarter; start?: string; loop?: boolean } = {}) {
+async function harness(over: { settings?: Partial<SchedulerSettings>; drTest?: DrTestStarter; start?: string; loop?: boolean; observer?: SchedulerObserver } = {}) {
   const clock = new FakeClock(over.start ? Date.parse(over.start) : undefined);
   const catalog: Catalog = await openCatalog('sqlite::memory:');
   const repo = new CatalogRepo(catalog, { now: () => new Date(clock.now()) });
@@ -115,6 +117,11 @@ async function harness(over: { settings?: Partial<SchedulerSettings>; drTest?: D
     drTest: (e) => events.push(`drtest ${e.plan} ${e.outcome} ${e.scheduledFor}`),
     runResumed: (e) => events.push(`resumed ${e.kind} ${e.runId} from ${e.previousOwner}: ${e.outcome}`),
   };
+  const extra = over.observer;
+  if (extra) {
+    observer.cycleSlow = ((own) => (e: Parameters<NonNullable<SchedulerObserver['cycleSlow']>>[0]) => (own(e), extra.cycleSlow?.(e)))(observer.cycleSlow!);
+    observer.cycleFinished = ((own) => (e: Parameters<NonNullable<SchedulerObserver['cycleFinished']>>[0]) => (own(e), extra.cycleFinished?.(e)))(observer.cycleFinished!);
+  }
   const scheduler = new Scheduler({
     repo,
     owner: ME,
@@ -247,6 +254,31 @@ describe('the scheduler', () => {
     await h.finish(0);
     expect(h.events.slice(2)).to.deep.equal(['slow web finished 40m', 'finished web complete']);
     expect(h.logger.text()).to.include('replication cycle of plan web took 40m, more than half its RPO (1h): the RPO cannot be held at this pace');
+  });
+
+  it('counts a slow cycle once in the metrics, though it is reported while it runs and again at its end', async () => {
+    const metrics = new Metrics();
+    h = await harness({ observer: metricsObserver(metrics) });
+    await addPlan(h.repo, 'web', { rpoMs: H });
+    const slowCount = async () => Number(/^ferry_replication_cycle_slow_total\{plan="web"\} (\d+)$/m.exec(await metrics.text())?.[1] ?? 0);
+    await h.tick();
+    await h.clock.advance(31 * M);
+    await h.tick();
+    expect(await slowCount(), 'counted while it runs').to.equal(1);
+    await h.clock.advance(10 * M);
+    await h.finish(0);
+    expect(h.events.filter((e) => e.startsWith('slow'))).to.deep.equal(['slow web running 31m', 'slow web finished 41m']);
+    expect(await slowCount(), 'not again at its end').to.equal(1);
+    const text = await metrics.text();
+    expect(text).to.match(/^ferry_replication_cycle_duration_seconds_count\{plan="web",outcome="complete"\} 1$/m);
+    expect(text).to.match(/^ferry_run_duration_seconds_count\{kind="replicate",outcome="succeeded"\} 1$/m);
+    // the next cycle, slow only at its end (no tick while it ran), counts once more
+    await h.clock.advance(H);
+    await h.tick();
+    await h.clock.advance(40 * M);
+    await h.finish(1);
+    expect(h.events.filter((e) => e.startsWith('slow'))).to.have.length(3);
+    expect(await slowCount()).to.equal(2);
   });
 
   it('backs off after failed cycles', async () => {
