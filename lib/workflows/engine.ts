@@ -484,6 +484,18 @@ export interface EngineOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
+/** The engine options of a workflow command's own options (failover, failback, standby): the same fields, undefined ones left out. */
+export function engineOptionsOf(o: EngineOptions): EngineOptions {
+  return {
+    owner: o.owner,
+    ...(o.logger ? { logger: o.logger } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.sleep ? { sleep: o.sleep } : {}),
+  };
+}
+
 export interface StartOptions extends EngineOptions {
   planName: string;
   /** What the run was asked to do (stored on the run; steps read ctx.run.params). */
@@ -504,6 +516,11 @@ export interface RunOutcome {
   /** `interrupted`: the signal aborted; the run stays running and `resumeRun` continues it. */
   status: 'succeeded' | 'failed' | 'interrupted';
   result: RunResult;
+}
+
+/** A finished run as an outcome (its result as recorded): what a command continuing after it reports. */
+export function finishedOutcome(run: Run): RunOutcome {
+  return { run, status: run.status === 'succeeded' ? 'succeeded' : 'failed', result: run.result as unknown as RunOutcome['result'] };
 }
 
 /** Creates a run of the workflow for the plan (at the plan's epoch) and drives it to its end. */

@@ -41,6 +41,8 @@ import type { Site } from '../openstack/site.js';
 import { chunks } from '../inventory/discover.js';
 import { reversePlan } from '../plan/reverse.js';
 import {
+  engineOptionsOf,
+  finishedOutcome,
   defineWorkflow,
   planWorkflow,
   renderPlan,
@@ -48,7 +50,6 @@ import {
   startRun,
   TerminalStepError,
   workflowRegistration,
-  type EngineOptions,
   type PlannedStep,
   type RunEvent,
   type RunOutcome,
@@ -452,16 +453,6 @@ function depsOf(opts: FailbackOptions): FailbackDeps {
   return { ...base, ...(opts.sleep ? { sleep: opts.sleep } : {}), ...opts.deps };
 }
 
-function engineOf(opts: FailbackOptions): EngineOptions {
-  return {
-    owner: opts.owner,
-    ...(opts.logger ? { logger: opts.logger } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
-    ...(opts.now ? { now: opts.now } : {}),
-    ...(opts.sleep ? { sleep: opts.sleep } : {}),
-  };
-}
 
 /** The failback runs of the plan to continue: a running one, a finished preparation, or a failed recovery to try again. */
 async function pendingWork(repo: CatalogRepo, plan: Plan): Promise<{ running?: Run; preparedBy?: Run; failedRecovery?: Run }> {
@@ -509,9 +500,6 @@ async function preflight(opts: FailbackOptions, plan: Plan, deps: FailbackDeps):
   }
 }
 
-function finishedOutcome(run: Run): RunOutcome {
-  return { run, status: run.status === 'succeeded' ? 'succeeded' : 'failed', result: run.result as unknown as RunOutcome['result'] };
-}
 
 function outcomeOf(planName: string, parts: { fence?: FenceOutcome; prepare?: RunOutcome; recover?: RunOutcome }, startedAt: number, now: () => Date): FailbackOutcome {
   const last = (parts.recover ?? parts.prepare)!;
@@ -541,7 +529,7 @@ export async function failback(planName: string, opts: FailbackOptions): Promise
   const now = opts.now ?? (() => new Date());
   const started = now();
   const deps = depsOf(opts);
-  const engine = engineOf(opts);
+  const engine = engineOptionsOf(opts);
   let plan = await repo.plans.get(planName);
   if (!plan) throw new CatalogNotFoundError('plan', planName, 'is not in the catalog (fix: ferry plan apply FILE, or ferry catalog rebuild --from SECONDARY)');
 

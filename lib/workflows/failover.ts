@@ -61,13 +61,14 @@ import {
 } from './recover.js';
 import { fenceStep, fenceWorkflow, siteMembers, type MembersSite } from './fence.js';
 import {
+  engineOptionsOf,
+  finishedOutcome,
   defineWorkflow,
   planWorkflow,
   renderPlan,
   resumeRun,
   startRun,
   TerminalStepError,
-  type EngineOptions,
   type PlannedStep,
   type RunEvent,
   type RunOutcome,
@@ -356,16 +357,6 @@ function depsOf(opts: FailoverOptions): FailoverDeps {
   return { ...base, ...(opts.sleep ? { sleep: opts.sleep } : {}), ...opts.deps };
 }
 
-function engineOf(opts: FailoverOptions): EngineOptions {
-  return {
-    owner: opts.owner,
-    ...(opts.logger ? { logger: opts.logger } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
-    ...(opts.now ? { now: opts.now } : {}),
-    ...(opts.sleep ? { sleep: opts.sleep } : {}),
-  };
-}
 
 /** The failover runs of the plan still to finish or continue, at its current epoch. */
 async function pendingWork(repo: CatalogRepo, plan: Plan): Promise<{ running?: Run; preparedBy?: Run }> {
@@ -418,10 +409,6 @@ async function preflight(opts: FailoverOptions, plan: Plan, deps: FailoverDeps):
   if (short.length > 0) throw new QuotaError(site, short);
 }
 
-/** A finished run as an outcome (its result as recorded). */
-function finishedOutcome(run: Run): RunOutcome {
-  return { run, status: run.status === 'succeeded' ? 'succeeded' : 'failed', result: run.result as unknown as RunOutcome['result'] };
-}
 
 function outcomeOf(mode: FailoverMode, planName: string, prepare: RunOutcome | undefined, recover: RunOutcome | undefined): FailoverOutcome {
   const last = (recover ?? prepare)!;
@@ -449,7 +436,7 @@ export async function failover(planName: string, opts: FailoverOptions): Promise
   const now = opts.now ?? (() => new Date());
   const commandStartedAt = now().toISOString();
   const deps = depsOf(opts);
-  const engine = engineOf(opts);
+  const engine = engineOptionsOf(opts);
   let plan = await repo.plans.get(planName);
   if (!plan) throw new CatalogNotFoundError('plan', planName, 'is not in the catalog (fix: ferry plan apply FILE, or ferry catalog rebuild --from SECONDARY)');
 

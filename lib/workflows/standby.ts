@@ -38,6 +38,7 @@ import type { Site } from '../openstack/site.js';
 import { FERRY_MARKS } from '../replication/types.js';
 import { modeTag } from './cleanup.js';
 import {
+  engineOptionsOf,
   defineWorkflow,
   planWorkflow,
   renderPlan,
@@ -45,7 +46,6 @@ import {
   startRun,
   TerminalStepError,
   workflowRegistration,
-  type EngineOptions,
   type PlannedStep,
   type RunEvent,
   type RunOutcome,
@@ -322,16 +322,6 @@ function depsOf(opts: StandbyOptions): StandbyDeps {
   return { ...base, ...(opts.sleep ? { sleep: opts.sleep } : {}), ...opts.deps };
 }
 
-function engineOf(opts: StandbyOptions): EngineOptions {
-  return {
-    owner: opts.owner,
-    ...(opts.logger ? { logger: opts.logger } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
-    ...(opts.now ? { now: opts.now } : {}),
-    ...(opts.sleep ? { sleep: opts.sleep } : {}),
-  };
-}
 
 interface Checked {
   plan: Plan;
@@ -396,7 +386,7 @@ export async function syncStandby(planName: string, opts: StandbyOptions): Promi
   const now = opts.now ?? (() => new Date());
   const started = now();
   const deps = depsOf(opts);
-  const engine = engineOf(opts);
+  const engine = engineOptionsOf(opts);
   const c = await check(planName, opts, deps);
   if (c.running) {
     opts.onNote?.(`continuing the standby run ${c.running.id} of plan ${c.plan.name}`);
