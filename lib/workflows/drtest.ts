@@ -31,7 +31,6 @@ import {
   summarizeRun,
   workflowRegistration,
   type PlannedStep,
-  type RunEvent,
   type RunOutcome,
   type Step,
   type StepContext,
@@ -39,7 +38,7 @@ import {
   type Workflow,
   type WorkflowFactory,
 } from './engine.js';
-import { ownerTags, checkStep, guardStep, planOf, pointStep, RecoveryCache, siteTarget, stackStep, type RecoveryEnv, type RecoveryEvent, type RecoveryParams, type RecoveryState, type RecoveryTarget } from './recover.js';
+import { ownerTags, checkStep, guardStep, planOf, pointStep, RecoveryCache, siteTarget, stackStep, type RecoveryCommandOptions, type RecoveryEnv, type RecoveryEvent, type RecoveryParams, type RecoveryState, type RecoveryTarget } from './recover.js';
 import { buildReport, writeReport, type CreatedResource, type DrTestReport, type VerificationResult } from './report.js';
 
 // ---- types ---------------------------------------------------------------------------------
@@ -256,23 +255,11 @@ drTestRegistration.register();
 
 // ---- the command -----------------------------------------------------------------------------------
 
-export interface DrTestOptions {
-  repo: CatalogRepo;
-  sites: (cloud: string) => Site;
-  owner: string;
+export interface DrTestOptions extends RecoveryCommandOptions<DrTestDeps> {
   pointId?: string;
   /** Default: the plan's test.keep. */
   keepMs?: number;
   reportDir?: string;
-  stackTimeoutMins?: number;
-  logger?: Logger;
-  signal?: AbortSignal;
-  now?: () => Date;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  onEvent?: (e: RunEvent) => void;
-  onStackEvent?: (e: RecoveryEvent) => void;
-  /** Replaces the OpenStack side effects (tests). */
-  deps?: Partial<DrTestDeps>;
 }
 
 export interface DrTestOutcome {

@@ -34,7 +34,6 @@ import type { CatalogRepo, JsonObject, Plan, Run } from '../catalog/repo.js';
 import { CatalogNotFoundError } from '../catalog/repo.js';
 import { FerryError } from '../errors.js';
 import { markTag } from '../heat/names.js';
-import type { Logger } from '../log.js';
 import { listPorts, updatePort } from '../openstack/network/ports.js';
 import { collect } from '../openstack/paginate.js';
 import type { Site } from '../openstack/site.js';
@@ -51,7 +50,6 @@ import {
   TerminalStepError,
   workflowRegistration,
   type PlannedStep,
-  type RunEvent,
   type RunOutcome,
   type Step,
   type StepContext,
@@ -60,7 +58,7 @@ import {
 } from './engine.js';
 import { DEFAULT_STACK_TIMEOUT_MINS, depsFromSites, finalSyncStep, standbyStackName, stopServersStep, type FailoverDeps, type FailoverParams, type FailoverState } from './failover.js';
 import { ensureFenced, FENCED_TAG, type FenceOutcome } from './fence.js';
-import { activateStep, checkStep, guardStep, planOf, pointStep, protectionPlanOf, RecoveryCache, stackStep, type RecoveryEnv, type RecoveryEvent, type RecoveryParams, type RecoveryState } from './recover.js';
+import { activateStep, checkStep, guardStep, planOf, pointStep, protectionPlanOf, RecoveryCache, stackStep, type RecoveryCommandOptions, type RecoveryEnv, type RecoveryParams, type RecoveryState } from './recover.js';
 
 // ---- types ----------------------------------------------------------------
 
@@ -406,23 +404,8 @@ export class FailbackRefusedError extends FerryError {
   override readonly name: string = 'FailbackRefusedError';
 }
 
-export interface FailbackOptions {
-  repo: CatalogRepo;
-  sites: (cloud: string) => Site;
-  /** Who drives the runs: `cli@host`, a daemon ID. */
-  owner: string;
-  /** Heat's stack timeout at the primary (default 60 min). */
-  stackTimeoutMins?: number;
-  logger?: Logger;
-  signal?: AbortSignal;
-  now?: () => Date;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  onEvent?: (e: RunEvent) => void;
-  onStackEvent?: (e: RecoveryEvent) => void;
-  onNote?: (text: string) => void;
-  /** Side effects (tests replace them). */
-  deps?: Partial<FailbackDeps>;
-}
+/** The stack timeout is the primary's. */
+export type FailbackOptions = RecoveryCommandOptions<FailbackDeps>;
 
 export interface FailbackOutcome {
   status: 'succeeded' | 'failed' | 'interrupted';

@@ -38,6 +38,7 @@ import type { GeneratedStack } from '../heat/generate.js';
 import type { Site } from '../openstack/site.js';
 import { runReplicationCycle, type CycleResult } from './replicate.js';
 import {
+  type RecoveryCommandOptions,
   activateStep,
   checkStep,
   choosePoint,
@@ -70,7 +71,6 @@ import {
   startRun,
   TerminalStepError,
   type PlannedStep,
-  type RunEvent,
   type RunOutcome,
   type Step,
   type StepContext,
@@ -303,31 +303,13 @@ export class FailoverRefusedError extends FerryError {
   override readonly name: string = 'FailoverRefusedError';
 }
 
-export interface FailoverOptions {
-  repo: CatalogRepo;
-  sites: (cloud: string) => Site;
-  /** Who drives the runs: `cli@host`, a daemon ID. */
-  owner: string;
+export interface FailoverOptions extends RecoveryCommandOptions<FailoverDeps> {
   /** Default: planned when the primary answers, unplanned when not. */
   mode?: FailoverMode;
   /** Recover this point (unplanned only; a planned failover restores its final point). */
   pointId?: string;
   /** Allow a partial point. */
   force?: boolean;
-  /** Heat's stack timeout (default 60 min). */
-  stackTimeoutMins?: number;
-  logger?: Logger;
-  signal?: AbortSignal;
-  now?: () => Date;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Each journal entry of the runs as it is written. */
-  onEvent?: (e: RunEvent) => void;
-  /** Each stack event, with what its resource recovers. */
-  onStackEvent?: (e: RecoveryEvent) => void;
-  /** Notes for the operator (the mode chosen, a resumed run, a warm standby without its stack). */
-  onNote?: (text: string) => void;
-  /** Side effects (tests replace them). */
-  deps?: Partial<FailoverDeps>;
 }
 
 export interface FailoverOutcome {

@@ -68,7 +68,7 @@ import { sleep as abortableSleep } from '../openstack/wait.js';
 import { DEFAULT_BANK_CONTAINER, getEpoch, putEpoch, type BankEpoch } from '../replication/bank.js';
 import { unrecoverableReason, validateManifest, type RecoveryPointManifest } from '../replication/recovery-point.js';
 import { FERRY_MARKS } from '../replication/types.js';
-import { readProgress, TerminalStepError, type Step, type StepContext } from './engine.js';
+import { readProgress, TerminalStepError, type RunEvent, type Step, type StepContext } from './engine.js';
 
 // ---- the plan ------------------------------------------------------------------
 
@@ -377,6 +377,28 @@ export function siteTarget(site: Site, opts: SiteTargetOptions = {}): RecoveryTa
 }
 
 // ---- the shared steps -------------------------------------------------------------------
+
+/** The options every recovery command (failover, failback, standby) takes; `deps` replaces its side effects in tests. */
+export interface RecoveryCommandOptions<D> {
+  repo: CatalogRepo;
+  sites: (cloud: string) => Site;
+  /** Who drives the runs: `cli@host`, a daemon ID. */
+  owner: string;
+  /** Heat's stack timeout (default 60 min). */
+  stackTimeoutMins?: number;
+  logger?: Logger;
+  signal?: AbortSignal;
+  now?: () => Date;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Each journal entry of the runs as it is written. */
+  onEvent?: (e: RunEvent) => void;
+  /** Each stack event, with what its resource recovers. */
+  onStackEvent?: (e: RecoveryEvent) => void;
+  /** Notes for the operator (a mode chosen, a run continued, a standby up to date). */
+  onNote?: (text: string) => void;
+  /** Side effects (tests replace them). */
+  deps?: Partial<D>;
+}
 
 /** What a recovery run's params hold (JSON in the catalog). */
 export interface RecoveryParams {

@@ -28,7 +28,7 @@
 //    the next `ferry standby` (or a failover) to update: its ports hold the plan's addresses.
 //  - Verified: every volume of the template exists and is available (no server holds it), and
 //    carries Ferry's marks (plan, point, run, source), which Heat's restore does not set.
-import type { CatalogRepo, JsonObject, Plan, Run, RunKind } from '../catalog/repo.js';
+import type { JsonObject, Plan, Run, RunKind } from '../catalog/repo.js';
 import { CatalogNotFoundError } from '../catalog/repo.js';
 import { FerryError } from '../errors.js';
 import { stackTopology, type ObservedStack, type StackTopology } from '../heat/deploy.js';
@@ -47,7 +47,6 @@ import {
   TerminalStepError,
   workflowRegistration,
   type PlannedStep,
-  type RunEvent,
   type RunOutcome,
   type Step,
   type StepContext,
@@ -56,6 +55,7 @@ import {
 } from './engine.js';
 import { standbyStackName } from './failover.js';
 import {
+  type RecoveryCommandOptions,
   choosePoint,
   countsText,
   findStandby,
@@ -278,23 +278,7 @@ standbyRegistration.register();
 
 export const DEFAULT_STANDBY_STACK_TIMEOUT_MINS = 60;
 
-export interface StandbyOptions {
-  repo: CatalogRepo;
-  sites: (cloud: string) => Site;
-  owner: string;
-  /** Heat's stack timeout (default 60 min). */
-  stackTimeoutMins?: number;
-  logger?: Logger;
-  signal?: AbortSignal;
-  now?: () => Date;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  onEvent?: (e: RunEvent) => void;
-  onStackEvent?: (e: RecoveryEvent) => void;
-  /** Decisions worth a line on stderr (a run continued, the standby up to date). */
-  onNote?: (text: string) => void;
-  /** Replaces the site side effects (tests). */
-  deps?: Partial<StandbyDeps>;
-}
+export type StandbyOptions = RecoveryCommandOptions<StandbyDeps>;
 
 export interface StandbyOutcome {
   /** `current`: the standby already holds the newest complete point; no run was made. */
